@@ -1,0 +1,85 @@
+"""``openrft graders``: validate a grader and run it on one sample or a file of samples."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from openrft.cli._app import console
+from openrft.cli._io import json_or_file, read_json_file, read_sample_pairs, text_or_file
+from openrft.cli._render import histogram_table, summary_table
+from openrft.errors import InvalidRequestError
+from openrft.graders import (
+    Grader,
+    MultiGrader,
+    RunGraderResponse,
+    grade_batch,
+    run_grader,
+    validate_grader,
+)
+
+graders_app = typer.Typer(help="Validate graders and run them on samples.", no_args_is_help=True)
+
+GraderFile = Annotated[Path, typer.Argument(help="Grader JSON, in OpenAI's format.", show_default=False)]
+
+
+def _load(path: Path) -> Grader:
+    return validate_grader(read_json_file(path, "grader"))
+
+
+def _describe(grader: Grader) -> str:
+    if isinstance(grader, MultiGrader):
+        subs = ", ".join(f"{key} ({sub.type})" for key, sub in grader.graders.items())
+        return f"multi grader '{grader.name}': {subs}; output = {grader.calculate_output}"
+    return f"{grader.type} grader '{grader.name}'"
+
+
+@graders_app.command("validate")
+def validate(grader: GraderFile) -> None:
+    """Check a grader: schema, templates, the multi formula, that python sources load."""
+    parsed = _load(grader)
+    console.print(f"[green]✓[/] valid {_describe(parsed)}", highlight=False)
+
+
+def _run_many(parsed: Grader, samples: Path, out: Path | None) -> list[RunGraderResponse]:
+    pairs = read_sample_pairs(samples)
+    columns = (TextColumn("grading"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("grading", total=len(pairs))
+        responses = grade_batch(parsed, pairs, on_result=lambda *_: progress.advance(task))
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", encoding="utf-8") as handle:
+            for index, response in enumerate(responses):
+                handle.write(json.dumps({"index": index, **response.model_dump(mode="json")}) + "\n")
+    return responses
+
+
+@graders_app.command("run")
+def run(
+    grader: GraderFile,
+    sample: Annotated[str | None, typer.Option(help="The model's answer, or @FILE.")] = None,
+    item: Annotated[str, typer.Option(help="The dataset item as JSON, or @FILE.")] = "{}",
+    samples: Annotated[Path | None, typer.Option(help='JSONL of {"sample": …, "item": …} lines.')] = None,
+    out: Annotated[Path | None, typer.Option(help="With --samples: write every result here.")] = None,
+) -> None:
+    """Grade one sample (prints OpenAI's RunGraderResponse) or a JSONL file of samples."""
+    if (sample is None) == (samples is None):
+        raise InvalidRequestError("give exactly one of --sample or --samples")
+    parsed = _load(grader)
+    if samples is not None:
+        responses = _run_many(parsed, samples, out)
+        console.print(summary_table(responses))
+        console.print(histogram_table([r.reward for r in responses]))
+        if out is not None:
+            console.print(f"results: {out}")
+        return
+    parsed_item = json_or_file(item, "item")
+    if not isinstance(parsed_item, dict):
+        raise InvalidRequestError("--item must be a JSON object")
+    response = run_grader(parsed, text_or_file(sample or ""), parsed_item)
+    console.print_json(response.model_dump_json())

@@ -1,0 +1,60 @@
+"""Settings, read once from ``OPENRFT_*`` environment variables (or passed explicitly)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_LOCAL_MODEL = "smollm2-135m-instruct"
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "openrft"
+
+
+class Settings(BaseSettings):
+    """Everything a user can configure; every field is an ``OPENRFT_<NAME>`` variable."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENRFT_", extra="ignore")
+
+    cache_dir: Path = Field(default_factory=_default_cache_dir)
+    """Where converted model checkpoints and other derived files are kept."""
+
+    # --- model graders (score_model, label_model) ---
+    judge_base_url: str | None = None
+    """An OpenAI-compatible endpoint for judge models; unset = a local judge served in-process."""
+    judge_api_key: str | None = None
+    judge_models: dict[str, str] = {}
+    """Maps a grader's ``model`` (e.g. ``gpt-4.1-2025-04-14``) to the model the judge backend runs.
+    As an environment variable: JSON, e.g. ``{"gpt-4.1-2025-04-14": "qwen2.5-7b-instruct"}``."""
+    judge_default_model: str = DEFAULT_LOCAL_MODEL
+    """What an unmapped grader model name runs on."""
+    judge_timeout: float = Field(default=60.0, gt=0)
+    """Seconds before one judge request is abandoned."""
+    judge_max_retries: int = Field(default=3, ge=0)
+    """Retries (with exponential backoff) on 429, 5xx and connection errors."""
+    judge_concurrency: int = Field(default=8, ge=1)
+    """Judge requests in flight at once."""
+
+    # --- text_similarity cosine ---
+    embeddings_base_url: str | None = None
+    """An OpenAI-compatible ``/v1/embeddings`` endpoint; unset = the packaged local model."""
+    embeddings_api_key: str | None = None
+    embeddings_model: str = "text-embedding-3-large"
+    """Model name sent to the embeddings endpoint (ignored by the local model)."""
+
+    # --- python graders ---
+    python_grader_workers: int = Field(default_factory=lambda: max(1, os.cpu_count() or 1), ge=1)
+    """Pre-started sandbox worker processes per python grader."""
+    python_grader_timeout: float = Field(default=120.0, gt=0)
+    """Wall-clock seconds one grade may take (OpenAI's limit is 2 minutes)."""
+    python_grader_memory_mb: int = Field(default=2048, ge=64)
+    """Address-space limit of a sandbox worker (OpenAI's limit is 2 GB)."""
+
+    # --- batch grading ---
+    grading_concurrency: int = Field(default=64, ge=1)
+    """Samples graded at once by the batch API."""

@@ -1,0 +1,59 @@
+"""Graders: every OpenAI grader type, in OpenAI's wire format.
+
+>>> from openrft.graders import run_grader
+>>> run_grader({"type": "string_check", "input": "{{sample.output_text}}",
+...             "reference": "{{item.answer}}", "operation": "ilike"}, "It is PARIS.", {"answer": "paris"}).reward
+1.0
+"""
+
+from openrft.graders._results import Grade, GraderErrors, GraderMetadata, RunGraderResponse, TokenUsage
+from openrft.graders._runner import (
+    default_runtime,
+    grade_batch,
+    grade_batch_async,
+    run_grader,
+    run_grader_async,
+)
+from openrft.graders._runtime import GraderRuntime
+from openrft.graders._sample import make_sample
+from openrft.graders._schema import (
+    EvalItem,
+    Grader,
+    LabelModelGrader,
+    MultiGrader,
+    PythonGrader,
+    SamplingParams,
+    ScoreModelGrader,
+    StringCheckGrader,
+    TextSimilarityGrader,
+    parse_grader,
+)
+from openrft.graders._template import render
+from openrft.graders._validate import validate_grader
+
+__all__ = [
+    "EvalItem",
+    "Grade",
+    "Grader",
+    "GraderErrors",
+    "GraderMetadata",
+    "GraderRuntime",
+    "LabelModelGrader",
+    "MultiGrader",
+    "PythonGrader",
+    "RunGraderResponse",
+    "SamplingParams",
+    "ScoreModelGrader",
+    "StringCheckGrader",
+    "TextSimilarityGrader",
+    "TokenUsage",
+    "default_runtime",
+    "grade_batch",
+    "grade_batch_async",
+    "make_sample",
+    "parse_grader",
+    "render",
+    "run_grader",
+    "run_grader_async",
+    "validate_grader",
+]

@@ -1,0 +1,54 @@
+"""The grading runtime: settings plus the long-lived resources graders share.
+
+Sandbox pools, judge clients and embedding models are expensive to start, so they are
+created on first use, cached here by key and closed together with the runtime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from openrft.config import Settings
+
+
+class Closeable(Protocol):
+    def close(self) -> None: ...
+
+
+R = TypeVar("R", bound=Closeable)
+
+
+class GraderRuntime:
+    """Shared state for grading; use as a context manager or call :meth:`close`."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or Settings()
+        self._resources: dict[Any, Closeable] = {}
+        self._lock = threading.Lock()
+
+    def resource(self, key: Any, factory: Callable[[], R]) -> R:
+        """The resource cached under ``key``, created by ``factory`` the first time."""
+        with self._lock:
+            if key not in self._resources:
+                self._resources[key] = factory()
+            return self._resources[key]  # type: ignore[return-value]
+
+    def close(self) -> None:
+        with self._lock:
+            resources, self._resources = list(self._resources.values()), {}
+        for res in resources:
+            res.close()
+
+    def __enter__(self) -> GraderRuntime:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+async def run_blocking(func: Callable[..., Any], *args: Any) -> Any:
+    """Run CPU-bound grading work (metrics, embeddings) off the event loop."""
+    return await asyncio.to_thread(func, *args)

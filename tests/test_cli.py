@@ -1,0 +1,80 @@
+"""The CLI: bad input gives one clear line and exit status 2, never a traceback."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CHECK = {"type": "string_check", "name": "s", "input": "{{sample.output_text}}", "reference": "{{item.a}}",
+         "operation": "eq"}
+
+
+def openrft(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "openrft.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+def _write(tmp_path: Path, name: str, content: str) -> Path:
+    path = tmp_path / name
+    path.write_text(content)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"type": "string_check",\n "input": }', "grader.json:2:11: invalid JSON in grader: Expecting value"),
+        (json.dumps({"type": "regex"}), "type: 'regex' is not one of"),
+        (json.dumps({**CHECK, "input": "{{item.a.[0]}}"}), "input: '{{item.a.[0]}}' is not a valid template"),
+        (json.dumps({"type": "multi", "graders": {"a": CHECK}, "calculate_output": "a * (b"}),
+         "calculate_output: 'a * (b' is not a valid arithmetic expression"),
+        (json.dumps({"type": "python", "source": "#" * (300 * 1024)}), "source: source is 300 kB"),
+    ],
+)
+def test_bad_grader_is_one_clear_line(tmp_path, content, expected):
+    path = _write(tmp_path, "grader.json", content)
+    result = openrft("graders", "validate", str(path), cwd=tmp_path)
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_validate_and_run_one_sample(tmp_path):
+    path = _write(tmp_path, "grader.json", json.dumps(CHECK))
+    result = openrft("graders", "validate", str(path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "valid string_check grader 's'" in result.stdout
+    result = openrft("graders", "run", str(path), "--sample", "yes", "--item", '{"a": "yes"}', cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    body = json.loads(result.stdout)
+    assert body["reward"] == 1.0
+    assert body["metadata"]["errors"]["invalid_variable_error"] is False
+
+
+def test_run_samples_file_writes_results_and_summary(tmp_path):
+    grader = _write(tmp_path, "grader.json", json.dumps(CHECK))
+    lines = [{"sample": "a", "item": {"a": "a"}}, {"sample": "b", "item": {"a": "a"}},
+             {"sample": {"output_text": "c"}, "item": {"a": "c"}}, {"sample": "d", "item": {}}]
+    samples = _write(tmp_path, "samples.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n")
+    out = tmp_path / "results.jsonl"
+    result = openrft("graders", "run", str(grader), "--samples", str(samples), "--out", str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [row["reward"] for row in rows] == [1.0, 0.0, 1.0, 0.0]
+    assert rows[3]["metadata"]["errors"]["invalid_variable_error"] is True
+    assert "mean reward" in result.stdout and "0.5000" in result.stdout
+    assert "invalid_variable_error" in result.stdout
+    assert "score histogram" in result.stdout
+
+
+def test_bad_samples_file_reports_every_line(tmp_path):
+    grader = _write(tmp_path, "grader.json", json.dumps(CHECK))
+    samples = _write(tmp_path, "samples.jsonl", '{"sample": "a"}\n\nnot json\n[1]\n{"sample": 3}\n')
+    result = openrft("graders", "run", str(grader), "--samples", str(samples), cwd=tmp_path)
+    assert result.returncode == 2
+    for line in (":2: blank line", ":3: invalid JSON", ":4: expected an object", ":5: 'sample' must be"):
+        assert line in result.stderr
+    assert "Traceback" not in result.stderr
