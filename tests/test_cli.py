@@ -7,13 +7,19 @@ from pathlib import Path
 
 import pytest
 
-CHECK = {"type": "string_check", "name": "s", "input": "{{sample.output_text}}", "reference": "{{item.a}}",
-         "operation": "eq"}
+CHECK = {
+    "type": "string_check",
+    "name": "s",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.a}}",
+    "operation": "eq",
+}
 
 
 def openrft(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "openrft.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "openrft.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
 
 
 def _write(tmp_path: Path, name: str, content: str) -> Path:
@@ -25,11 +31,16 @@ def _write(tmp_path: Path, name: str, content: str) -> Path:
 @pytest.mark.parametrize(
     ("content", "expected"),
     [
-        ('{"type": "string_check",\n "input": }', "grader.json:2:11: invalid JSON in grader: Expecting value"),
+        (
+            '{"type": "string_check",\n "input": }',
+            "grader.json:2:11: invalid JSON in grader: Expecting value",
+        ),
         (json.dumps({"type": "regex"}), "type: 'regex' is not one of"),
         (json.dumps({**CHECK, "input": "{{item.a.[0]}}"}), "input: '{{item.a.[0]}}' is not a valid template"),
-        (json.dumps({"type": "multi", "graders": {"a": CHECK}, "calculate_output": "a * (b"}),
-         "calculate_output: 'a * (b' is not a valid arithmetic expression"),
+        (
+            json.dumps({"type": "multi", "graders": {"a": CHECK}, "calculate_output": "a * (b"}),
+            "calculate_output: 'a * (b' is not a valid arithmetic expression",
+        ),
         (json.dumps({"type": "python", "source": "#" * (300 * 1024)}), "source: source is 300 kB"),
     ],
 )
@@ -56,11 +67,17 @@ def test_validate_and_run_one_sample(tmp_path):
 
 def test_run_samples_file_writes_results_and_summary(tmp_path):
     grader = _write(tmp_path, "grader.json", json.dumps(CHECK))
-    lines = [{"sample": "a", "item": {"a": "a"}}, {"sample": "b", "item": {"a": "a"}},
-             {"sample": {"output_text": "c"}, "item": {"a": "c"}}, {"sample": "d", "item": {}}]
+    lines = [
+        {"sample": "a", "item": {"a": "a"}},
+        {"sample": "b", "item": {"a": "a"}},
+        {"sample": {"output_text": "c"}, "item": {"a": "c"}},
+        {"sample": "d", "item": {}},
+    ]
     samples = _write(tmp_path, "samples.jsonl", "\n".join(json.dumps(x) for x in lines) + "\n")
     out = tmp_path / "results.jsonl"
-    result = openrft("graders", "run", str(grader), "--samples", str(samples), "--out", str(out), cwd=tmp_path)
+    result = openrft(
+        "graders", "run", str(grader), "--samples", str(samples), "--out", str(out), cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert [row["reward"] for row in rows] == [1.0, 0.0, 1.0, 0.0]

@@ -7,8 +7,13 @@ from openrft.graders._formula import FormulaError, evaluate_formula, parse_formu
 
 
 def _check(name, ref):
-    return {"type": "string_check", "name": name, "input": "{{sample.output_text}}", "reference": ref,
-            "operation": "like"}
+    return {
+        "type": "string_check",
+        "name": name,
+        "input": "{{sample.output_text}}",
+        "reference": ref,
+        "operation": "like",
+    }
 
 
 @pytest.mark.parametrize(
@@ -30,8 +35,23 @@ def test_formula(formula, a, b, expected):
 
 @pytest.mark.parametrize(
     "formula",
-    ["a +", "a ** 2", "c", "__import__('os').system('x')", "a.real", "[a, b]", "a if b else 1",
-     "lambda: 1", "'text'", "True", "min(a)", "log(a, 2)", "a < b", "f(a)", "log"],
+    [
+        "a +",
+        "a ** 2",
+        "c",
+        "__import__('os').system('x')",
+        "a.real",
+        "[a, b]",
+        "a if b else 1",
+        "lambda: 1",
+        "'text'",
+        "True",
+        "min(a)",
+        "log(a, 2)",
+        "a < b",
+        "f(a)",
+        "log",
+    ],
 )
 def test_formula_rejects(formula):
     with pytest.raises(FormulaError):
@@ -39,9 +59,12 @@ def test_formula_rejects(formula):
 
 
 def test_multi_combines_sub_rewards():
-    grader = {"type": "multi", "name": "m",
-              "graders": {"city": _check("city", "Paris"), "country": _check("country", "France")},
-              "calculate_output": "0.75 * city + 0.25 * country"}
+    grader = {
+        "type": "multi",
+        "name": "m",
+        "graders": {"city": _check("city", "Paris"), "country": _check("country", "France")},
+        "calculate_output": "0.75 * city + 0.25 * country",
+    }
     result = run_grader(grader, "Paris, France")
     assert result.reward == 1.0
     result = run_grader(grader, "Paris")
@@ -52,11 +75,14 @@ def test_multi_combines_sub_rewards():
 
 
 def test_multi_sub_grader_error_counts_zero_and_is_reported():
-    grader = {"type": "multi",
-              "graders": {"ok": _check("ok", "x"),
-                          "bad": {"type": "string_check", "input": "{{item.nope}}", "reference": "x",
-                                  "operation": "eq"}},
-              "calculate_output": "ok + bad"}
+    grader = {
+        "type": "multi",
+        "graders": {
+            "ok": _check("ok", "x"),
+            "bad": {"type": "string_check", "input": "{{item.nope}}", "reference": "x", "operation": "eq"},
+        },
+        "calculate_output": "ok + bad",
+    }
     result = run_grader(grader, "x")
     assert result.reward == 1.0
     assert result.metadata.errors.invalid_variable_error

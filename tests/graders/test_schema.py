@@ -5,7 +5,12 @@ import pytest
 from openrft.errors import GraderValidationError
 from openrft.graders import MultiGrader, StringCheckGrader, parse_grader, validate_grader
 
-CHECK = {"type": "string_check", "input": "{{sample.output_text}}", "reference": "{{item.x}}", "operation": "eq"}
+CHECK = {
+    "type": "string_check",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.x}}",
+    "operation": "eq",
+}
 
 
 def _error(data) -> GraderValidationError:
@@ -51,8 +56,13 @@ def test_sampling_params_accept_both_token_limit_spellings():
 
 
 def test_bad_operation_names_path_and_allowed_values():
-    err = _error({"type": "multi", "graders": {"email": {**CHECK, "operation": "contains"}},
-                  "calculate_output": "email"})
+    err = _error(
+        {
+            "type": "multi",
+            "graders": {"email": {**CHECK, "operation": "contains"}},
+            "calculate_output": "email",
+        }
+    )
     assert err.message == "graders.email.operation: 'contains' is not one of eq, ne, like, ilike"
     assert err.param == "graders.email.operation"
 
@@ -65,23 +75,57 @@ def test_bad_operation_names_path_and_allowed_values():
         ({"type": "string_check", "input": "a", "operation": "eq"}, "reference: is required"),
         ({**CHECK, "input": "{{ items.x }}"}, "input: '{{items.x}}' uses namespace 'items'"),
         ({**CHECK, "input": "{{ item.x[ }}"}, "input: '{{item.x[}}' is not a valid template variable"),
-        ({"type": "text_similarity", "input": "a", "reference": "b", "evaluation_metric": "bleurt"},
-         "evaluation_metric: 'bleurt' is not one of fuzzy_match"),
-        ({"type": "score_model", "model": "m", "input": [{"role": "robot", "content": "x"}]},
-         "input[0].role: 'robot' is not one of user, assistant, system, developer"),
-        ({"type": "score_model", "model": "m", "input": [{"role": "user", "content": "x"}], "range": [1, 0]},
-         "range: the lower bound 1.0 is above the upper bound 0.0"),
-        ({"type": "label_model", "model": "m", "input": [{"role": "user", "content": "x"}],
-          "labels": ["a", "b"], "passing_labels": ["c"]}, "passing_labels ['c'] are not in labels"),
-        ({"type": "multi", "graders": {"a": CHECK}, "calculate_output": "a +"},
-         "calculate_output: 'a +' is not a valid arithmetic expression"),
-        ({"type": "multi", "graders": {"a": CHECK}, "calculate_output": "a + b"},
-         "calculate_output: 'b' is not a sub-grader key (the keys are a)"),
-        ({"type": "multi", "graders": {"a": CHECK}, "calculate_output": "__import__('os')"},
-         "calculate_output: the functions are"),
-        ({"type": "multi", "graders": {"a": {"type": "multi", "graders": {"b": CHECK}, "calculate_output": "b"}},
-          "calculate_output": "a"}, "graders.a: a multi grader cannot contain another multi grader"),
-        ({"type": "multi", "graders": [CHECK], "calculate_output": "a"}, "graders[0]: a sub-grader in a list"),
+        (
+            {"type": "text_similarity", "input": "a", "reference": "b", "evaluation_metric": "bleurt"},
+            "evaluation_metric: 'bleurt' is not one of fuzzy_match",
+        ),
+        (
+            {"type": "score_model", "model": "m", "input": [{"role": "robot", "content": "x"}]},
+            "input[0].role: 'robot' is not one of user, assistant, system, developer",
+        ),
+        (
+            {
+                "type": "score_model",
+                "model": "m",
+                "input": [{"role": "user", "content": "x"}],
+                "range": [1, 0],
+            },
+            "range: the lower bound 1.0 is above the upper bound 0.0",
+        ),
+        (
+            {
+                "type": "label_model",
+                "model": "m",
+                "input": [{"role": "user", "content": "x"}],
+                "labels": ["a", "b"],
+                "passing_labels": ["c"],
+            },
+            "passing_labels ['c'] are not in labels",
+        ),
+        (
+            {"type": "multi", "graders": {"a": CHECK}, "calculate_output": "a +"},
+            "calculate_output: 'a +' is not a valid arithmetic expression",
+        ),
+        (
+            {"type": "multi", "graders": {"a": CHECK}, "calculate_output": "a + b"},
+            "calculate_output: 'b' is not a sub-grader key (the keys are a)",
+        ),
+        (
+            {"type": "multi", "graders": {"a": CHECK}, "calculate_output": "__import__('os')"},
+            "calculate_output: the functions are",
+        ),
+        (
+            {
+                "type": "multi",
+                "graders": {"a": {"type": "multi", "graders": {"b": CHECK}, "calculate_output": "b"}},
+                "calculate_output": "a",
+            },
+            "graders.a: a multi grader cannot contain another multi grader",
+        ),
+        (
+            {"type": "multi", "graders": [CHECK], "calculate_output": "a"},
+            "graders[0]: a sub-grader in a list",
+        ),
         ({"type": "python", "source": "x" * (300 * 1024)}, "source: source is 300 kB; the limit is 256 kB"),
         (["not", "an", "object"], "grader: a grader is a JSON object, not list"),
     ],

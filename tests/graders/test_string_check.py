@@ -4,8 +4,13 @@ from openrft.graders import run_grader
 
 
 def _grader(op):
-    return {"type": "string_check", "name": "s", "input": "{{sample.output_text}}",
-            "reference": "{{item.ref}}", "operation": op}
+    return {
+        "type": "string_check",
+        "name": "s",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.ref}}",
+        "operation": op,
+    }
 
 
 @pytest.mark.parametrize(
@@ -41,5 +46,12 @@ def test_response_has_openai_shape():
     body = run_grader(_grader("eq"), "x", {"ref": "x"}).model_dump(mode="json")
     assert set(body) == {"reward", "metadata", "sub_rewards", "model_grader_token_usage_per_model"}
     assert len(body["metadata"]["errors"]) == 14
-    assert set(body["metadata"]) == {"name", "type", "errors", "execution_time", "scores", "token_usage",
-                                     "sampled_model_name"}
+    assert set(body["metadata"]) == {
+        "name",
+        "type",
+        "errors",
+        "execution_time",
+        "scores",
+        "token_usage",
+        "sampled_model_name",
+    }

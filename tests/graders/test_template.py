@@ -3,7 +3,12 @@ import pytest
 from openrft.graders import make_sample, render
 from openrft.graders._template import TemplateVariableError, template_problems
 
-ITEM = {"a": {"b": ["first", {"c": 3}]}, "n": 5, "flag": True, "messages": [{"role": "user", "content": "hi"}]}
+ITEM = {
+    "a": {"b": ["first", {"c": 3}]},
+    "n": 5,
+    "flag": True,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 
 
 def _sample(text="hello", tools=None):
@@ -31,7 +36,9 @@ def test_output_json_and_output_tools():
     sample = make_sample('{"x": {"y": [1, 2]}}')
     assert render("{{sample.output_json.x.y[1]}}", sample=sample, item={}) == "2"
     tools = [{"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}]
-    assert render("{{sample.output_tools[0].function.name}}", sample=_sample(tools=tools), item={}) == "lookup"
+    assert (
+        render("{{sample.output_tools[0].function.name}}", sample=_sample(tools=tools), item={}) == "lookup"
+    )
 
 
 @pytest.mark.parametrize("template", ["{{item.missing}}", "{{item.a.b[7]}}", "{{item.n.deeper}}"])

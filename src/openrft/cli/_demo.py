@@ -8,24 +8,65 @@ from openrft.cli._app import console
 from openrft.graders import grade_batch, validate_grader
 
 _SHOWCASE = [
-    ("string_check", {"type": "string_check", "name": "exact", "input": "{{sample.output_text}}",
-                      "reference": "{{item.answer}}", "operation": "eq"}),
-    ("string_check ilike", {"type": "string_check", "name": "contains", "input": "{{sample.output_text}}",
-                            "reference": "{{item.answer}}", "operation": "ilike"}),
-    *[(f"text_similarity {metric}", {"type": "text_similarity", "name": metric,
-                                     "input": "{{sample.output_text}}", "reference": "{{item.answer}}",
-                                     "evaluation_metric": metric})
-      for metric in ("fuzzy_match", "bleu", "gleu", "meteor", "rouge_1", "rouge_l", "cosine")],
-    ("python (sandboxed)", {"type": "python", "name": "token_f1", "source": (
-        "from rapidfuzz import fuzz, utils\n"
-        "def grade(sample, item):\n"
-        "    return fuzz.token_set_ratio(sample['output_text'], item['answer'],\n"
-        "                                processor=utils.default_process) / 100\n")}),
-    ("score_model (local judge)", {"type": "score_model", "name": "judge", "model": "gpt-4.1-2025-04-14",
-                                   "input": [{"role": "system", "content": "Grade the answer from 0 to 1."},
-                                             {"role": "user", "content": "Reference: {{item.answer}}\n"
-                                                                         "Answer: {{sample.output_text}}"}],
-                                   "sampling_params": {"temperature": 0, "max_completions_tokens": 48}}),
+    (
+        "string_check",
+        {
+            "type": "string_check",
+            "name": "exact",
+            "input": "{{sample.output_text}}",
+            "reference": "{{item.answer}}",
+            "operation": "eq",
+        },
+    ),
+    (
+        "string_check ilike",
+        {
+            "type": "string_check",
+            "name": "contains",
+            "input": "{{sample.output_text}}",
+            "reference": "{{item.answer}}",
+            "operation": "ilike",
+        },
+    ),
+    *[
+        (
+            f"text_similarity {metric}",
+            {
+                "type": "text_similarity",
+                "name": metric,
+                "input": "{{sample.output_text}}",
+                "reference": "{{item.answer}}",
+                "evaluation_metric": metric,
+            },
+        )
+        for metric in ("fuzzy_match", "bleu", "gleu", "meteor", "rouge_1", "rouge_l", "cosine")
+    ],
+    (
+        "python (sandboxed)",
+        {
+            "type": "python",
+            "name": "token_f1",
+            "source": (
+                "from rapidfuzz import fuzz, utils\n"
+                "def grade(sample, item):\n"
+                "    return fuzz.token_set_ratio(sample['output_text'], item['answer'],\n"
+                "                                processor=utils.default_process) / 100\n"
+            ),
+        },
+    ),
+    (
+        "score_model (local judge)",
+        {
+            "type": "score_model",
+            "name": "judge",
+            "model": "gpt-4.1-2025-04-14",
+            "input": [
+                {"role": "system", "content": "Grade the answer from 0 to 1."},
+                {"role": "user", "content": "Reference: {{item.answer}}\nAnswer: {{sample.output_text}}"},
+            ],
+            "sampling_params": {"temperature": 0, "max_completions_tokens": 48},
+        },
+    ),
 ]
 _ANSWERS = ["thought withdrawal", "Withdrawal of thought", "gout"]
 _ITEM = {"answer": "thought withdrawal"}
@@ -41,7 +82,10 @@ def demo() -> None:
         for label, raw in _SHOWCASE:
             grader = validate_grader(raw)
             results = grade_batch(grader, [(answer, _ITEM) for answer in _ANSWERS])
-            cells = [f"{r.reward:.3f}" + (f" [red]{','.join(r.metadata.errors.raised())}[/]"
-                                          if r.metadata.errors.raised() else "") for r in results]
+            cells = [
+                f"{r.reward:.3f}"
+                + (f" [red]{','.join(r.metadata.errors.raised())}[/]" if r.metadata.errors.raised() else "")
+                for r in results
+            ]
             table.add_row(label, *cells)
     console.print(table)

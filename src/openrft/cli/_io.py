@@ -20,7 +20,9 @@ def read_json_file(path: Path, what: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidRequestError(f"{path}:{exc.lineno}:{exc.colno}: invalid JSON in {what}: {exc.msg}") from None
+        raise InvalidRequestError(
+            f"{path}:{exc.lineno}:{exc.colno}: invalid JSON in {what}: {exc.msg}"
+        ) from None
 
 
 def text_or_file(value: str) -> str:

@@ -31,7 +31,9 @@ def histogram_table(values: Sequence[float], *, bins: int = 10, width: int = 40)
         left = low + span * index / bins
         right = low + span * (index + 1) / bins
         closing = "]" if index == bins - 1 else ")"
-        table.add_row(f"[{left:.2f}, {right:.2f}{closing}", "[cyan]" + BAR * round(count / peak * width), str(count))
+        table.add_row(
+            f"[{left:.2f}, {right:.2f}{closing}", "[cyan]" + BAR * round(count / peak * width), str(count)
+        )
     return table
 
 

@@ -1,8 +1,9 @@
 """Graders: every OpenAI grader type, in OpenAI's wire format.
 
 >>> from openrft.graders import run_grader
->>> run_grader({"type": "string_check", "input": "{{sample.output_text}}",
-...             "reference": "{{item.answer}}", "operation": "ilike"}, "It is PARIS.", {"answer": "paris"}).reward
+>>> grader = {"type": "string_check", "input": "{{sample.output_text}}",
+...           "reference": "{{item.answer}}", "operation": "ilike"}
+>>> run_grader(grader, "It is PARIS.", {"answer": "paris"}).reward
 1.0
 """
 

@@ -58,21 +58,33 @@ def _check_node(node: ast.AST, variables: set[str] | frozenset[str]) -> None:
         raise FormulaError("only + - * / ^ are allowed")
     if isinstance(node, ast.UnaryOp) and type(node.op) not in _UNARY:
         raise FormulaError("only unary + and - are allowed")
-    if isinstance(node, ast.Constant) and (isinstance(node.value, bool) or
-                                           not isinstance(node.value, int | float)):
+    if isinstance(node, ast.Constant) and (
+        isinstance(node.value, bool) or not isinstance(node.value, int | float)
+    ):
         raise FormulaError(f"{node.value!r} is not a number")
     if isinstance(node, ast.Call):
         if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS or node.keywords:
             raise FormulaError(f"the functions are {', '.join(FUNCTIONS)}")
         low, high = _ARITY.get(node.func.id, (1, 1))
         if len(node.args) < low or (high is not None and len(node.args) > high):
-            raise FormulaError(f"{node.func.id}() takes {low if low == high else f'{low} or more'} "
-                               f"argument{'s' if low != 1 else ''}, got {len(node.args)}")
+            raise FormulaError(
+                f"{node.func.id}() takes {low if low == high else f'{low} or more'} "
+                f"argument{'s' if low != 1 else ''}, got {len(node.args)}"
+            )
     elif isinstance(node, ast.Name) and node.id not in variables:
         known = ", ".join(sorted(variables)) or "none"
         raise FormulaError(f"{node.id!r} is not a sub-grader key (the keys are {known})")
-    allowed = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Constant, ast.Name, ast.Call, ast.Load,
-               *_BINARY, *_UNARY)
+    allowed = (
+        ast.Expression,
+        ast.BinOp,
+        ast.UnaryOp,
+        ast.Constant,
+        ast.Name,
+        ast.Call,
+        ast.Load,
+        *_BINARY,
+        *_UNARY,
+    )
     if not isinstance(node, allowed):
         raise FormulaError(f"{type(node).__name__} is not allowed in a formula")
 

@@ -49,8 +49,9 @@ def default_runtime() -> GraderRuntime:
     return _default_runtime
 
 
-async def _dispatch(grader: SubGrader | MultiGrader, sample: Sample, item: dict[str, Any],
-                    rt: GraderRuntime) -> Grade:
+async def _dispatch(
+    grader: SubGrader | MultiGrader, sample: Sample, item: dict[str, Any], rt: GraderRuntime
+) -> Grade:
     if isinstance(grader, StringCheckGrader):
         return grade_string_check(grader, sample, item)
     if isinstance(grader, TextSimilarityGrader):
@@ -105,9 +106,13 @@ def to_response(grader: Grader, grade: Grade, execution_time: float) -> RunGrade
     )
 
 
-async def run_grader_async(grader: Grader | dict[str, Any], sample: str | Sample,
-                           item: dict[str, Any] | None = None, *,
-                           runtime: GraderRuntime | None = None) -> RunGraderResponse:
+async def run_grader_async(
+    grader: Grader | dict[str, Any],
+    sample: str | Sample,
+    item: dict[str, Any] | None = None,
+    *,
+    runtime: GraderRuntime | None = None,
+) -> RunGraderResponse:
     """Grade one sample; ``sample`` is the model's answer text or a sample dict."""
     parsed = parse_grader(grader)
     started = time.perf_counter()
@@ -115,8 +120,13 @@ async def run_grader_async(grader: Grader | dict[str, Any], sample: str | Sample
     return to_response(parsed, grade, time.perf_counter() - started)
 
 
-def run_grader(grader: Grader | dict[str, Any], sample: str | Sample, item: dict[str, Any] | None = None,
-               *, runtime: GraderRuntime | None = None) -> RunGraderResponse:
+def run_grader(
+    grader: Grader | dict[str, Any],
+    sample: str | Sample,
+    item: dict[str, Any] | None = None,
+    *,
+    runtime: GraderRuntime | None = None,
+) -> RunGraderResponse:
     """Synchronous :func:`run_grader_async`.
 
     >>> grader = {"type": "string_check", "input": "{{sample.output_text}}",
@@ -127,9 +137,14 @@ def run_grader(grader: Grader | dict[str, Any], sample: str | Sample, item: dict
     return asyncio.run(run_grader_async(grader, sample, item, runtime=runtime))
 
 
-async def grade_batch_async(grader: Grader | dict[str, Any], pairs: Sequence[Pair], *,
-                            runtime: GraderRuntime | None = None, concurrency: int | None = None,
-                            on_result: OnResult | None = None) -> list[RunGraderResponse]:
+async def grade_batch_async(
+    grader: Grader | dict[str, Any],
+    pairs: Sequence[Pair],
+    *,
+    runtime: GraderRuntime | None = None,
+    concurrency: int | None = None,
+    on_result: OnResult | None = None,
+) -> list[RunGraderResponse]:
     """Grade many (sample, item) pairs concurrently through a bounded pool.
 
     Returns one response per pair, in order; a failing pair gets reward 0 and its error
@@ -156,9 +171,15 @@ async def grade_batch_async(grader: Grader | dict[str, Any], pairs: Sequence[Pai
     return results  # type: ignore[return-value]
 
 
-def grade_batch(grader: Grader | dict[str, Any], pairs: Sequence[Pair], *,
-                runtime: GraderRuntime | None = None, concurrency: int | None = None,
-                on_result: OnResult | None = None) -> list[RunGraderResponse]:
+def grade_batch(
+    grader: Grader | dict[str, Any],
+    pairs: Sequence[Pair],
+    *,
+    runtime: GraderRuntime | None = None,
+    concurrency: int | None = None,
+    on_result: OnResult | None = None,
+) -> list[RunGraderResponse]:
     """Synchronous :func:`grade_batch_async`."""
-    return asyncio.run(grade_batch_async(grader, pairs, runtime=runtime, concurrency=concurrency,
-                                         on_result=on_result))
+    return asyncio.run(
+        grade_batch_async(grader, pairs, runtime=runtime, concurrency=concurrency, on_result=on_result)
+    )

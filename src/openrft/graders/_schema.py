@@ -223,19 +223,22 @@ def _format(errors: list[dict[str, Any]], prefix: str) -> tuple[str, str]:
 def _parse_one(data: Any, prefix: str, *, nested: bool) -> Grader:
     where = prefix or "grader"
     if not isinstance(data, dict):
-        raise GraderValidationError(f"{where}: a grader is a JSON object, not {type(data).__name__}",
-                                    param=where)
+        raise GraderValidationError(
+            f"{where}: a grader is a JSON object, not {type(data).__name__}", param=where
+        )
     kind = data.get("type")
     if kind not in GRADER_CLASSES:
         allowed = ", ".join(GRADER_CLASSES)
         field = f"{prefix}.type" if prefix else "type"
         shown = "missing" if kind is None else f"{kind!r} is not one of {allowed}"
-        raise GraderValidationError(f"{field}: {shown}" + ("" if kind else f" (one of {allowed})"),
-                                    param=field)
+        raise GraderValidationError(
+            f"{field}: {shown}" + ("" if kind else f" (one of {allowed})"), param=field
+        )
     if kind == "multi":
         if nested:
-            raise GraderValidationError(f"{where}: a multi grader cannot contain another multi grader",
-                                        param=where)
+            raise GraderValidationError(
+                f"{where}: a multi grader cannot contain another multi grader", param=where
+            )
         return _parse_multi(data, prefix)
     try:
         return GRADER_CLASSES[kind].model_validate(data)  # type: ignore[return-value]
@@ -255,10 +258,13 @@ def _named_subgraders(raw: Any, prefix: str) -> dict[str, Any]:
             if not isinstance(sub, dict) or not isinstance(sub.get("name"), str) or not sub["name"]:
                 raise GraderValidationError(
                     f"{field}[{index}]: a sub-grader in a list needs a 'name' (it becomes its "
-                    "variable in calculate_output)", param=f"{field}[{index}]")
+                    "variable in calculate_output)",
+                    param=f"{field}[{index}]",
+                )
             if sub["name"] in named:
-                raise GraderValidationError(f"{field}: two sub-graders are named {sub['name']!r}",
-                                            param=field)
+                raise GraderValidationError(
+                    f"{field}: two sub-graders are named {sub['name']!r}", param=field
+                )
             named[sub["name"]] = sub
         raw = named
     if not isinstance(raw, dict) or not raw:

@@ -35,12 +35,15 @@ class TemplateVariableError(Exception):
 def _parse_path(expr: str) -> tuple[str, list[str | int]]:
     match = _PATH.match(expr)
     if match is None:
-        raise ValueError(f"'{{{{{expr}}}}}' is not a valid template variable; use "
-                         "{{item.field}} or {{sample.output_text}}, with .key and [n] steps")
+        raise ValueError(
+            f"'{{{{{expr}}}}}' is not a valid template variable; use "
+            "{{item.field}} or {{sample.output_text}}, with .key and [n] steps"
+        )
     namespace, rest = match.group(1), match.group(2)
     if namespace not in NAMESPACES:
-        raise ValueError(f"'{{{{{expr}}}}}' uses namespace '{namespace}'; "
-                         f"the namespaces are {', '.join(NAMESPACES)}")
+        raise ValueError(
+            f"'{{{{{expr}}}}}' uses namespace '{namespace}'; the namespaces are {', '.join(NAMESPACES)}"
+        )
     steps: list[str | int] = []
     for step in _STEP.finditer(rest):
         key, index, dq, sq = step.groups()

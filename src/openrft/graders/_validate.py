@@ -55,8 +55,9 @@ def _python_graders(grader: Grader, prefix: str = "") -> Iterator[tuple[str, Pyt
             yield from _python_graders(sub, f"{prefix}graders.{key}.")
 
 
-def validate_grader(data: Grader | dict[str, Any], *, runtime: GraderRuntime | None = None,
-                    check_source: bool = True) -> Grader:
+def validate_grader(
+    data: Grader | dict[str, Any], *, runtime: GraderRuntime | None = None, check_source: bool = True
+) -> Grader:
     """Parse ``data`` and check everything that can be checked without a sample.
 
     Raises :class:`~openrft.errors.GraderValidationError` with the field path in ``param``
