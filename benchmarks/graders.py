@@ -18,12 +18,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from openrft.graders._text_similarity import similarity
 from rich.console import Console
 from rich.table import Table
 
 from openrft.graders import GraderRuntime, grade_batch, make_sample, validate_grader
 from openrft.graders._string_check import check_strings
+from openrft.graders._text_similarity import similarity
 
 RAPIDFUZZ_SOURCE = """
 from rapidfuzz import fuzz, utils

@@ -89,17 +89,19 @@ async def grade_once(grader: Grader, sample: Sample, item: dict[str, Any], rt: G
 def to_response(grader: Grader, grade: Grade, execution_time: float) -> RunGraderResponse:
     """Wrap a :class:`Grade` in OpenAI's ``RunGraderResponse`` shape."""
     subs = sub_rewards(grade)
-    return RunGraderResponse(
-        reward=grade.reward,
-        metadata=GraderMetadata(
-            name=grader.name,
-            type=grader.type,
-            errors=grade.errors,
-            execution_time=execution_time,
-            scores=subs,
-            token_usage=grade.token_usage,
-            sampled_model_name=grade.sampled_model_name,
-        ),
+    # model_construct: every part is already a validated object, and this runs once per sample.
+    metadata = GraderMetadata.model_construct(
+        name=grader.name,
+        type=grader.type,
+        errors=grade.errors,
+        execution_time=execution_time,
+        scores=subs,
+        token_usage=grade.token_usage,
+        sampled_model_name=grade.sampled_model_name,
+    )
+    return RunGraderResponse.model_construct(
+        reward=float(grade.reward),
+        metadata=metadata,
         sub_rewards=subs,
         model_grader_token_usage_per_model=grade.usage_per_model,
         details=grade.details,
@@ -156,18 +158,20 @@ async def grade_batch_async(
         from openrft.graders._python import grade_python_many
 
         return await grade_python_many(parsed, pairs, rt, on_result=on_result)
-    limit = asyncio.Semaphore(concurrency or rt.settings.grading_concurrency)
     results: list[RunGraderResponse | None] = [None] * len(pairs)
+    todo = iter(enumerate(pairs))
 
-    async def one(index: int, sample: str | Sample, item: dict[str, Any] | None) -> None:
-        async with limit:
+    async def worker() -> None:
+        # A fixed set of workers pulling from one iterator bounds concurrency without a task per pair.
+        for index, (sample, item) in todo:
             started = time.perf_counter()
             grade = await grade_once(parsed, coerce_sample(sample), item or {}, rt)
-            results[index] = to_response(parsed, grade, time.perf_counter() - started)
-        if on_result is not None:
-            on_result(index, results[index])  # type: ignore[arg-type]
+            results[index] = response = to_response(parsed, grade, time.perf_counter() - started)
+            if on_result is not None:
+                on_result(index, response)
 
-    await asyncio.gather(*(one(i, s, it) for i, (s, it) in enumerate(pairs)))
+    workers = min(len(pairs), concurrency or rt.settings.grading_concurrency)
+    await asyncio.gather(*(worker() for _ in range(workers)))
     return results  # type: ignore[return-value]
 
 

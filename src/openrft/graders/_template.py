@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
@@ -32,7 +33,9 @@ class TemplateVariableError(Exception):
         self.flag = flag
 
 
-def _parse_path(expr: str) -> tuple[str, list[str | int]]:
+@lru_cache(maxsize=4096)
+def _parse_path(expr: str) -> tuple[str, tuple[str | int, ...]]:
+    """(namespace, steps) of one placeholder; cached, since graders render the same ones repeatedly."""
     match = _PATH.match(expr)
     if match is None:
         raise ValueError(
@@ -48,7 +51,7 @@ def _parse_path(expr: str) -> tuple[str, list[str | int]]:
     for step in _STEP.finditer(rest):
         key, index, dq, sq = step.groups()
         steps.append(int(index) if index is not None else (key or dq or sq or ""))
-    return namespace, steps
+    return namespace, tuple(steps)
 
 
 def template_problems(text: str) -> list[str]:

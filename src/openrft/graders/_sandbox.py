@@ -1,0 +1,434 @@
+"""A pool of pre-started sandbox workers that run untrusted python graders.
+
+Threat model
+------------
+A python grader's ``source`` is untrusted code (a job submitter's, or a model-written one).
+One pool serves one source; its workers are started once and reused, never one process per
+grade (a sandboxed interpreter takes ~0.1-0.3 s to start; a pooled grade takes microseconds).
+
+Covered, in the ``bwrap`` mode (bubblewrap available; the default on Debian):
+
+- **host files**: the worker sees an empty root with read-only /usr, the Python install,
+  this environment's site-packages alone (bound at /opt/grader/site-packages, so a ``.pth``
+  pointing into the project leads nowhere), /etc/ld.so.cache, its own /proc and a minimal
+  /dev. No project, no /etc/passwd, no home. Landlock repeats that allow-list inside.
+- **identity**: every worker slot runs as its own unprivileged uid (the parent drops to it
+  before exec'ing bwrap; when root, a launcher first binds a root-only Python install onto
+  world-traversable staging mount points in a private mount namespace);
+- **network**: a new network namespace (loopback down), seccomp denies ``socket``, Landlock
+  denies TCP;
+- **processes**: seccomp denies fork/vfork/exec and ``clone`` without ``CLONE_THREAD``;
+  the interpreter is pid 1 of its own PID namespace (``--as-pid-1 --die-with-parent``), so
+  nothing survives it; the parent kills by uid (pidfds), reaps, and waits until the uid
+  owns no process (zombies included);
+- **resources**: rlimits (address space ``memory_mb``, lifetime CPU, file size, 256 fds,
+  64 tasks per uid, no core files), a ``disk_mb`` tmpfs /tmp, read-only / and /dev;
+- **time**: a soft SIGALRM timeout in the worker and a hard wall-clock kill in the parent
+  (``timeout`` + a grace), after which the worker is killed, reaped and replaced;
+- **output**: grader prints are captured in-worker (``stdout_cap`` kept, ``output_limit``
+  fails the grade); the parent reads length-prefixed frames capped at 1 MiB, never unbounded;
+- **bad answers**: the parent re-validates every value (finite real, not bool/str/None,
+  not an int beyond float range); an exception, a bad value or any sandbox failure recycles
+  the worker, and a worker with a thread left over from a grade is recycled too.
+
+The ``fallback`` mode (no bubblewrap or no user namespaces) keeps the uid, rlimits,
+seccomp and Landlock: host files outside the allow-list, network, processes and signals
+stay contained, but there is no PID/mount namespace, /proc is merely unreadable (Landlock)
+and disk use is bounded per file (RLIMIT_FSIZE) and not in total.
+
+Not covered: kernel exploits (use gVisor or a microVM for hostile multi-tenant hosting);
+timing side channels; CPU *cores* (no cgroup: threads of one grade may use every core until
+the wall clock or RLIMIT_CPU stops them); state a grader keeps between the samples a
+worker grades (as in any pooled design: a grader can count its calls); a grader writing
+forged frames on its own reply pipe to change the results of the other samples in its
+chunk (the same source decides those rewards anyway). As a non-root user the workers run
+as that user (no dedicated uid, no RLIMIT_NPROC); that path is not exercised by the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import json
+import math
+import threading
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from openrft.graders._sandbox_process import (
+    DETAIL_CAP,
+    SERVER_ERRORS,
+    SandboxResult,
+    Worker,
+    WorkerFailure,
+    isolation_mode,
+    parse_reply,
+    text_field,
+)
+from openrft.graders._sandbox_spawn import WorkerSpec, log, uids
+
+__all__ = ["SERVER_ERRORS", "PythonGraderPool", "SandboxResult", "WorkerFailure"]
+
+
+class _Batch:
+    """Pairs submitted together, completed together (a concurrent future of the results)."""
+
+    def __init__(self, payloads: list[bytes | None]):
+        self.payloads = payloads
+        self.results: list[SandboxResult | None] = [None] * len(payloads)
+        self.pending: deque[int] = deque()
+        self.left = len(payloads)
+        self.future: concurrent.futures.Future[list[SandboxResult]] = concurrent.futures.Future()
+
+
+Item = tuple[_Batch, int]
+
+
+class PythonGraderPool:
+    """Pre-started sandbox workers for one grader source; thread- and event-loop-agnostic.
+
+    Each worker slot has its own thread (blocking pipe I/O with deadlines) and its own uid.
+    Requests are cut into chunks of up to ``chunk_size`` pairs, possibly from several
+    batches; a worker answers each pair as it finishes, so when it dies or hangs, only the
+    grade it was on fails and the rest of the chunk goes to a fresh worker.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        *,
+        workers: int = 2,
+        timeout: float = 120.0,
+        memory_mb: int = 2048,
+        disk_mb: int = 1024,
+        isolation: str = "auto",
+        chunk_size: int = 64,
+        max_grades_per_worker: int = 100_000,
+        recycle_after_error: bool = True,
+        idle_seconds: float = 300.0,
+        stdout_cap: int = 4096,
+        output_limit: int = 1 << 20,
+    ):
+        self.source, self._requested = source, isolation
+        self._limits = {"timeout": timeout, "memory_mb": memory_mb, "disk_mb": disk_mb}
+        self._limits |= {"stdout_cap": stdout_cap, "output_limit": output_limit}
+        self.chunk_size, self.max_grades = chunk_size, max_grades_per_worker
+        self.recycle_after_error, self.idle_seconds = recycle_after_error, idle_seconds
+        self._spec_cache: WorkerSpec | None = None
+        self._cond = threading.Condition()
+        self._queue: deque[_Batch] = deque()
+        self._pending = 0
+        self._probes: deque[concurrent.futures.Future[Any]] = deque()
+        self._closed = False
+        self.load_error: SandboxResult | None = None
+        self.respawns = 0
+        self._slots = [_Slot(self, uids.take()) for _ in range(workers)]
+
+    # --- public API ---------------------------------------------------------------------
+
+    @property
+    def uids(self) -> list[int]:
+        """The dedicated uid of each worker slot."""
+        return [slot.uid for slot in self._slots]
+
+    @property
+    def isolation(self) -> str:
+        return self.spec.isolation
+
+    @property
+    def spec(self) -> WorkerSpec:
+        if self._spec_cache is None:
+            mode = isolation_mode(self._requested)
+            self._spec_cache = WorkerSpec(self.source, isolation=mode, **self._limits)
+        return self._spec_cache
+
+    def submit(self, pairs: Sequence[tuple[Any, Any]]) -> concurrent.futures.Future[list[SandboxResult]]:
+        """Queue ``(sample, item)`` pairs; the future resolves to one result per pair, in order."""
+        payloads: list[bytes | None] = []
+        for pair in pairs:
+            try:
+                payloads.append(json.dumps(list(pair), ensure_ascii=False).encode())
+            except (TypeError, ValueError):
+                payloads.append(None)
+        batch = _Batch(payloads)
+        batch.future.add_done_callback(lambda future: future.cancelled() and self._drop(batch))
+        unsent = SandboxResult("invalid_input", detail="the sample or item is not JSON-serialisable")
+        self._settle(batch, {i: unsent for i, payload in enumerate(payloads) if payload is None})
+        with self._cond:
+            if self.load_error is not None or self._closed:
+                failure = self.load_error or SandboxResult("closed", detail="the pool is closed")
+                self._settle(batch, dict.fromkeys(range(len(payloads)), failure))
+            elif batch.left:
+                batch.pending.extend(i for i, payload in enumerate(payloads) if payload is not None)
+                self._queue.append(batch)
+                self._pending += len(batch.pending)
+                self._start_threads()
+                self._cond.notify_all()
+        if not payloads:
+            batch.future.set_result([])
+        return batch.future
+
+    async def grade_many(self, pairs: Sequence[tuple[Any, Any]]) -> list[SandboxResult]:
+        """Grade many pairs; awaitable from any event loop."""
+        return await asyncio.wrap_future(self.submit(pairs))
+
+    async def grade(self, sample: Any, item: Any) -> SandboxResult:
+        return (await self.grade_many([(sample, item)]))[0]
+
+    def grade_many_sync(self, pairs: Sequence[tuple[Any, Any]]) -> list[SandboxResult]:
+        return self.submit(pairs).result()
+
+    def check(self) -> SandboxResult | None:
+        """Load the source in a worker: None when it loaded, else the ``load_error`` result.
+
+        Raises :class:`WorkerFailure` when no sandbox worker can be started at all. The worker
+        is started by a slot's own thread (its parent-death signal is tied to that thread).
+        """
+        probe: concurrent.futures.Future[SandboxResult | None] = concurrent.futures.Future()
+        with self._cond:
+            if self._closed or self.load_error is not None:
+                return self.load_error
+            self._probes.append(probe)
+            self._start_threads()
+            self._cond.notify_all()
+        return probe.result()
+
+    def close(self) -> None:
+        """Fail what is queued, kill every worker and wait until their uids own no process."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            batches, self._queue = list(self._queue), deque()
+            probes, self._probes = list(self._probes), deque()
+            self._cond.notify_all()
+        for probe in probes:
+            probe.set_exception(WorkerFailure("closed", "the pool is closed"))
+        for batch in batches:
+            self._settle(batch, dict.fromkeys(batch.pending, SandboxResult("closed", detail="pool closed")))
+        for slot in self._slots:
+            slot.stop()
+        for slot in self._slots:
+            if slot.thread is not None:
+                slot.thread.join(timeout=30)
+            uids.give_back(slot.uid)
+
+    def __enter__(self) -> PythonGraderPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- scheduling (called by the slots) ------------------------------------------------
+
+    def _start_threads(self) -> None:
+        for slot in self._slots:
+            if slot.thread is None:
+                name = f"grader-sandbox-{slot.uid}"
+                slot.thread = threading.Thread(target=slot.run, name=name, daemon=True)
+                slot.thread.start()
+
+    def _take(self) -> list[Item] | concurrent.futures.Future[Any] | None:
+        """The next chunk (possibly from several batches) or a load probe.
+
+        [] after ``idle_seconds`` without work; None once the pool is closed.
+        """
+        with self._cond:
+            while not self._queue and not self._probes and not self._closed:
+                if not self._cond.wait(timeout=self.idle_seconds) and not self._queue and not self._probes:
+                    return []
+            if self._closed:
+                return None
+            if self._probes:
+                return self._probes.popleft()
+            want = min(self.chunk_size, max(1, -(-self._pending // len(self._slots))))
+            items: list[Item] = []
+            while self._queue and len(items) < want:
+                batch = self._queue[0]
+                while batch.pending and len(items) < want:
+                    items.append((batch, batch.pending.popleft()))
+                if not batch.pending:
+                    self._queue.popleft()
+            self._pending -= len(items)
+            return items
+
+    def _release(self, slot: _Slot) -> bool:
+        """Let an idle slot's thread end (its worker is already gone) unless work is waiting."""
+        with self._cond:
+            if self._queue or self._probes or self._closed:
+                return False
+            slot.thread = None
+            return True
+
+    def _drop(self, batch: _Batch) -> None:
+        """A cancelled batch: forget what is still queued of it."""
+        with self._cond:
+            if batch in self._queue:
+                self._queue.remove(batch)
+            self._pending -= len(batch.pending)
+            batch.pending.clear()
+
+    def _requeue(self, items: list[Item]) -> None:
+        with self._cond:
+            if self._closed:
+                closed = SandboxResult("closed", detail="pool closed")
+                for batch, index in items:
+                    self._settle(batch, {index: closed})
+                return
+            for batch, index in reversed(items):
+                if not batch.pending:
+                    self._queue.appendleft(batch)
+                batch.pending.appendleft(index)
+            self._pending += len(items)
+            self._cond.notify_all()
+
+    def _settle(self, batch: _Batch, results: dict[int, SandboxResult]) -> None:
+        """Record results (first one wins per pair) and resolve the batch once all are in."""
+        with self._cond:
+            fresh = [index for index in results if batch.results[index] is None]
+            for index in fresh:
+                batch.results[index] = results[index]
+            batch.left -= len(fresh)
+            done = bool(fresh) and batch.left == 0
+        if done and not batch.future.done():
+            with contextlib.suppress(concurrent.futures.InvalidStateError):  # cancelled meanwhile
+                batch.future.set_result(batch.results)  # type: ignore[arg-type]
+
+    def _fail_load(self, failure: SandboxResult) -> None:
+        """The source does not load: that is final; fail everything queued with it."""
+        with self._cond:
+            self.load_error = failure
+            batches, self._queue, self._pending = list(self._queue), deque(), 0
+        for batch in batches:
+            self._settle(batch, dict.fromkeys(batch.pending, failure))
+            batch.pending.clear()
+
+
+class _Slot:
+    """One worker slot: a dedicated uid, a thread, and at most one live worker."""
+
+    def __init__(self, pool: PythonGraderPool, uid: int):
+        self.pool, self.uid = pool, uid
+        self.worker: Worker | None = None
+        self.starting: Worker | None = None
+        self.thread: threading.Thread | None = None
+
+    def run(self) -> None:
+        while (job := self.pool._take()) is not None:
+            try:
+                if isinstance(job, concurrent.futures.Future):
+                    self._probe(job)
+                elif not job:  # idle: give the process back; end the thread unless work came in
+                    self.retire()
+                    if self.pool._release(self):
+                        return
+                else:
+                    self._execute(job)
+            except Exception as exc:  # a bug here must not strand callers on unresolved futures
+                log.exception("python-grader sandbox: slot failed")
+                self.retire()
+                if isinstance(job, list):
+                    failure = SandboxResult("worker_died", detail=f"internal error: {exc}")
+                    self._settle([(batch, index, failure) for batch, index in job])
+                elif not job.done():
+                    job.set_exception(WorkerFailure("spawn_failed", str(exc)))
+        self.retire()
+
+    def _probe(self, probe: concurrent.futures.Future[Any]) -> None:
+        try:
+            if self.pool.load_error is None and (self.worker is None or not self.worker.alive):
+                self._spawn()
+            probe.set_result(self.pool.load_error)
+        except WorkerFailure as exc:
+            probe.set_exception(exc)
+        except OSError as exc:
+            probe.set_exception(WorkerFailure("spawn_failed", str(exc)))
+
+    def _spawn(self) -> Worker | None:
+        """A fresh ready worker, or None when the source does not load (recorded on the pool)."""
+        self.retire()
+        worker = self.starting = Worker(self.pool.spec, self.uid)
+        try:
+            reply = worker.start()
+        except BaseException:
+            worker.kill()
+            raise
+        finally:
+            self.starting = None
+        if reply.get("s") != "ready":
+            worker.kill()
+            detail = text_field(reply.get("d"), 2000) or "the source did not load"
+            traceback = text_field(reply.get("tb"), DETAIL_CAP)
+            self.pool._fail_load(SandboxResult("load_error", detail=f"{detail}\n{traceback}".strip()))
+            return None
+        self.worker = worker
+        self.pool.respawns += 1
+        return worker
+
+    def _execute(self, items: list[Item]) -> None:
+        worker = self.worker if self.worker is not None and self.worker.alive else None
+        if worker is None and self.pool.load_error is None:
+            try:
+                worker = self._spawn()
+            except (WorkerFailure, OSError) as exc:
+                log.error("python-grader sandbox: cannot start a worker: %s", exc)
+                failure = SandboxResult("spawn_failed", detail=str(exc)[:DETAIL_CAP])
+                self._settle([(batch, index, failure) for batch, index in items])
+                return
+        if worker is None:
+            failure = self.pool.load_error or SandboxResult("spawn_failed")
+            self._settle([(batch, index, failure) for batch, index in items])
+            return
+        self._grade(worker, items)
+
+    def _grade(self, worker: Worker, items: list[Item]) -> None:
+        """Send one chunk and collect its replies; on a failure, blame the grade in progress."""
+        spec, pool = worker.spec, self.pool
+        hard = spec.timeout + spec.grace
+        done: list[tuple[_Batch, int, SandboxResult]] = []
+        recycle = False
+        try:
+            worker.send(b"[" + b",".join(batch.payloads[i] or b"" for batch, i in items) + b"]", hard)
+            for batch, index in items:
+                reply = worker.receive(hard)
+                result = parse_reply(reply)
+                done.append((batch, index, result))
+                worker.graded += 1
+                worker.cpu = reply.get("cpu", worker.cpu)
+                failed = result.status != "ok" and (
+                    pool.recycle_after_error or result.status in SERVER_ERRORS
+                )
+                if failed or reply.get("threads"):
+                    recycle = True
+                    break
+        except WorkerFailure as failure:
+            batch, index = items[len(done)]
+            kind = "closed" if pool._closed else failure.kind
+            done.append((batch, index, SandboxResult(kind, detail=failure.detail[:DETAIL_CAP])))
+            recycle = True
+        self._settle(done)
+        if len(done) < len(items):
+            pool._requeue(items[len(done) :])
+        cpu = worker.cpu if isinstance(worker.cpu, int | float) else math.inf
+        if recycle or worker.graded >= pool.max_grades or cpu > spec.cpu_budget / 2:
+            self.retire()
+
+    def _settle(self, done: list[tuple[_Batch, int, SandboxResult]]) -> None:
+        by_batch: dict[int, tuple[_Batch, dict[int, SandboxResult]]] = {}
+        for batch, index, result in done:
+            by_batch.setdefault(id(batch), (batch, {}))[1][index] = result
+        for batch, results in by_batch.values():
+            self.pool._settle(batch, results)
+
+    def retire(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            worker.kill()
+
+    def stop(self) -> None:
+        """Interrupt the live or starting worker from another thread; the slot's thread reaps it."""
+        for worker in (self.worker, self.starting):
+            if worker is not None:
+                worker.interrupt()
