@@ -95,3 +95,20 @@ def test_bad_samples_file_reports_every_line(tmp_path):
     for line in (":2: blank line", ":3: invalid JSON", ":4: expected an object", ":5: 'sample' must be"):
         assert line in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.slow
+def test_demo_grades_with_every_grader_type(tmp_path):
+    result = openrft("demo", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for row in (
+        "string_check",
+        "fuzzy_match",
+        "meteor",
+        "cosine",
+        "python (sandboxed)",
+        "multi",
+        "score_model (local judge)",
+    ):
+        assert row in result.stdout
+    assert "_error" not in result.stdout  # no grader reported an error flag

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import typer
@@ -32,6 +33,8 @@ def _register() -> None:
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit status 2, never a traceback."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    # Model-loading bars from transformers would interleave with our own Rich progress output.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     _register()
     try:
         app(standalone_mode=False)

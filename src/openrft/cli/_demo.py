@@ -1,4 +1,5 @@
-"""``openrft demo``: the main job. Until training lands, a tour of every grader type."""
+"""``openrft demo``: the main job. Until RFT training lands (issue 4), a tour of every grader type
+on the embedded default models: the sandbox, the packaged embedding model and the local judge."""
 
 from __future__ import annotations
 
@@ -55,6 +56,26 @@ _SHOWCASE = [
         },
     ),
     (
+        "multi 0.85·fuzzy + 0.15·exact",
+        {
+            "type": "multi",
+            "graders": {
+                "phrase": {
+                    "type": "text_similarity",
+                    "input": "{{sample.output_text}}",
+                    "reference": "{{item.answer}}",
+                    "evaluation_metric": "fuzzy_match",
+                },
+                "exact": {
+                    "type": "python",
+                    "source": "def grade(sample, item):\n"
+                    "    return 1.0 if sample['output_text'] == item['answer'] else 0.0\n",
+                },
+            },
+            "calculate_output": "0.85 * phrase + 0.15 * exact",
+        },
+    ),
+    (
         "score_model (local judge)",
         {
             "type": "score_model",
@@ -74,8 +95,8 @@ _ITEM = {"answer": "thought withdrawal"}
 
 def demo() -> None:
     """Grade three answers with every grader type, on the embedded default models."""
-    table = Table(title=f"reference: {_ITEM['answer']!r}", header_style="bold")
-    table.add_column("grader")
+    table = Table(title=f"every grader type, reference answer {_ITEM['answer']!r}", header_style="bold")
+    table.add_column("grader", no_wrap=True)
     for answer in _ANSWERS:
         table.add_column(repr(answer), justify="right")
     with console.status("grading…"):
@@ -89,3 +110,8 @@ def demo() -> None:
             ]
             table.add_row(label, *cells)
     console.print(table)
+    console.print(
+        "score_model ran on the packaged SmolLM2-135M-Instruct judge (weak but real); set "
+        "OPENRFT_JUDGE_BASE_URL to use a real judge.",
+        style="dim",
+    )

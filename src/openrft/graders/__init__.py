@@ -7,6 +7,7 @@
 1.0
 """
 
+from openrft.graders._request import RunGraderRequest
 from openrft.graders._results import Grade, GraderErrors, GraderMetadata, RunGraderResponse, TokenUsage
 from openrft.graders._runner import (
     default_runtime,
@@ -42,6 +43,7 @@ __all__ = [
     "LabelModelGrader",
     "MultiGrader",
     "PythonGrader",
+    "RunGraderRequest",
     "RunGraderResponse",
     "SamplingParams",
     "ScoreModelGrader",
