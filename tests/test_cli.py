@@ -42,6 +42,17 @@ def _write(tmp_path: Path, name: str, content: str) -> Path:
             "calculate_output: 'a * (b' is not a valid arithmetic expression",
         ),
         (json.dumps({"type": "python", "source": "#" * (300 * 1024)}), "source: source is 300 kB"),
+        (json.dumps({"type": "python", "source": "def score(sample, item):\n    return 1.0\n"}), "source: "),
+        (
+            json.dumps(
+                {
+                    "type": "multi",
+                    "graders": {"p": {"type": "python", "source": "def grade(:"}},
+                    "calculate_output": "p",
+                }
+            ),
+            "graders.p.source: ",
+        ),
     ],
 )
 def test_bad_grader_is_one_clear_line(tmp_path, content, expected):

@@ -35,7 +35,7 @@ class TemplateVariableError(Exception):
 
 @lru_cache(maxsize=4096)
 def _parse_path(expr: str) -> tuple[str, tuple[str | int, ...]]:
-    """(namespace, steps) of one placeholder; cached, since graders render the same ones repeatedly."""
+    """(namespace, steps) of one template variable; cached, since graders render the same ones repeatedly."""
     match = _PATH.match(expr)
     if match is None:
         raise ValueError(
@@ -55,7 +55,7 @@ def _parse_path(expr: str) -> tuple[str, tuple[str | int, ...]]:
 
 
 def template_problems(text: str) -> list[str]:
-    """Syntax problems of every placeholder in ``text`` (empty when all are valid)."""
+    """Syntax problems of every template variable in ``text`` (empty when all are valid)."""
     problems = []
     for match in _PLACEHOLDER.finditer(text):
         try:
@@ -98,7 +98,7 @@ def to_text(value: Any) -> str:
 
 
 def render(text: str, *, sample: dict[str, Any], item: dict[str, Any]) -> str:
-    """Replace every placeholder in ``text``; raises :class:`TemplateVariableError`."""
+    """Replace every template variable in ``text``; raises :class:`TemplateVariableError`."""
     if "{{" not in text:
         return text
     context = {"sample": sample, "item": item}
