@@ -8,6 +8,7 @@ Importing this package is cheap: torch and transformers load when a model does.
 >>> [[answer]] = model.generate([[{"role": "user", "content": "Hi"}]], max_tokens=16)
 """
 
+from openrft.models._backend import Conversation, GenerationOptions, LocalBackend, SamplingBackend
 from openrft.models._local import BatchingChatModel, Completion, LocalChatModel, token_bytes
 from openrft.models._resolve import PACKAGED_MODELS, PackagedModel, convert_gguf, resolve_model_path
 
@@ -15,8 +16,12 @@ __all__ = [
     "PACKAGED_MODELS",
     "BatchingChatModel",
     "Completion",
+    "Conversation",
+    "GenerationOptions",
+    "LocalBackend",
     "LocalChatModel",
     "PackagedModel",
+    "SamplingBackend",
     "convert_gguf",
     "resolve_model_path",
     "token_bytes",

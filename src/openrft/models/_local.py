@@ -51,6 +51,8 @@ class Completion:
     """Generated tokens, the end-of-sequence token included when the model stopped."""
     finish_reason: str
     """``stop`` (the model ended its turn) or ``length`` (``max_tokens`` or ``max_time`` hit)."""
+    reasoning_tokens: int = 0
+    """Tokens of the completion spent inside ``<think>…</think>`` (counted in ``completion_tokens``)."""
 
 
 def _byte_level_decoder() -> dict[str, int]:
