@@ -7,11 +7,9 @@ template; nothing is downloaded. Also covers the in-process local judge end to e
 from __future__ import annotations
 
 import json
-import string
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
@@ -22,76 +20,7 @@ from openrft.graders._runtime import GraderRuntime
 from openrft.graders._sample import make_sample
 from openrft.graders._schema import LabelModelGrader, ScoreModelGrader
 from openrft.models import BatchingChatModel, LocalChatModel, resolve_model_path, token_bytes
-
-CHATML = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content']"
-    " + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
-    "{% endif %}"
-)
-CORPUS = [
-    "user assistant system the cat sat on the mat and the dog ran",
-    'json {"result": 0.5, "steps": [{"description": "ok", "conclusion": "yes"}]}',
-    "true false null 0123456789 . , : [ ] { } - + e E",
-    "Grade the answer. Reference: Paris. Answer: Lyon.",
-] * 20
-
-
-def build_tokenizer(kind: str = "metaspace") -> Any:
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    backend = Tokenizer(models.BPE(unk_token="<|endoftext|>"))
-    if kind == "metaspace":
-        backend.pre_tokenizer = pre_tokenizers.Metaspace()
-        backend.decoder = decoders.Metaspace()
-        alphabet, size = [*string.printable, "▁"], 160
-    else:
-        backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-        backend.decoder = decoders.ByteLevel()
-        alphabet, size = pre_tokenizers.ByteLevel.alphabet(), 300
-    trainer = trainers.BpeTrainer(
-        vocab_size=size,
-        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
-        initial_alphabet=alphabet,
-        show_progress=False,
-    )
-    backend.train_from_iterator(CORPUS, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        bos_token="<|im_start|>",
-        eos_token="<|im_end|>",
-        pad_token="<|im_end|>",
-        unk_token="<|endoftext|>",
-    )
-    tokenizer.chat_template = CHATML
-    return tokenizer
-
-
-@pytest.fixture(scope="module")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    tokenizer = build_tokenizer()
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=1024,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    model = LlamaForCausalLM(config)
-    path = tmp_path_factory.mktemp("tiny-llama")
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+from tests.tiny_models import build_tokenizer
 
 
 @pytest.fixture(scope="module")

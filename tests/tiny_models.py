@@ -1,0 +1,82 @@
+"""Tiny chat models built in code for tests: a small BPE tokenizer with a ChatML template and
+a 2-layer random Llama. Nothing is downloaded (cpu-feasibility reference §3).
+
+Use :func:`build_tiny_model` (or the ``tiny_model_dir`` fixture from ``tests/conftest.py``).
+"""
+
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Any
+
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content']"
+    " + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
+    "{% endif %}"
+)
+CORPUS = [
+    "user assistant system the cat sat on the mat and the dog ran",
+    'json {"result": 0.5, "steps": [{"description": "ok", "conclusion": "yes"}]}',
+    "true false null 0123456789 . , : [ ] { } - + e E",
+    "Grade the answer. Reference: Paris. Answer: Lyon.",
+] * 20
+
+
+def build_tokenizer(kind: str = "metaspace", corpus: list[str] | None = None) -> Any:
+    """A BPE tokenizer trained on ``corpus`` (``metaspace`` or ``bytelevel`` pre-tokenization)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(models.BPE(unk_token="<|endoftext|>"))
+    if kind == "metaspace":
+        backend.pre_tokenizer = pre_tokenizers.Metaspace()
+        backend.decoder = decoders.Metaspace()
+        alphabet, size = [*string.printable, "▁"], 160
+    else:
+        backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        backend.decoder = decoders.ByteLevel()
+        alphabet, size = pre_tokenizers.ByteLevel.alphabet(), 300
+    trainer = trainers.BpeTrainer(
+        vocab_size=size,
+        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=alphabet,
+        show_progress=False,
+    )
+    backend.train_from_iterator(corpus or CORPUS, trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|im_end|>",
+        unk_token="<|endoftext|>",
+    )
+    tokenizer.chat_template = CHATML
+    return tokenizer
+
+
+def build_tiny_model(path: Path, *, seed: int = 0, hidden_size: int = 64, layers: int = 2) -> Path:
+    """Save a random tiny Llama chat model (weights + tokenizer) to ``path`` and return it."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = build_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=hidden_size * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
