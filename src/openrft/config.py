@@ -40,6 +40,19 @@ class Settings(BaseSettings):
     judge_concurrency: int = Field(default=8, ge=1)
     """Judge requests in flight at once."""
 
+    # --- sampling: evals, training rollouts, the server's chat endpoint (docs/models.md) ---
+    sampling_base_url: str | None = None
+    """An OpenAI-compatible endpoint (``http://host:8000/v1``); a model name that is not local
+    (not a packaged name or an existing path) is sampled there. Unset = local models only."""
+    sampling_api_key: str | None = None
+    """Bearer token for the sampling endpoint (default: ``OPENAI_API_KEY``)."""
+    sampling_concurrency: int = Field(default=8, ge=1)
+    """Sampling requests in flight at once."""
+    sampling_timeout: float = Field(default=60.0, gt=0)
+    """Seconds before one sampling request is abandoned (then retried)."""
+    sampling_max_retries: int = Field(default=3, ge=0)
+    """Retries (with exponential backoff) on 429, 5xx, timeouts and connection errors."""
+
     # --- text_similarity cosine ---
     embeddings_base_url: str | None = None
     """An OpenAI-compatible ``/v1/embeddings`` endpoint; unset = the packaged local model."""

@@ -260,7 +260,9 @@ class _LocalModels:
 
         with self._lock:
             if name not in self._models:
-                model = LocalChatModel(resolve_model_path(name, self._settings.cache_dir))
+                model = LocalChatModel(
+                    resolve_model_path(name, self._settings.cache_dir), cache_dir=self._settings.cache_dir
+                )
                 self._models[name] = BatchingChatModel(model)
             return self._models[name]
 

@@ -1,16 +1,25 @@
-"""Local models: resolve a name or file to a checkpoint, load it, generate chat completions.
+"""Models: resolve a name, file or endpoint to a sampling backend; generate chat completions.
 
-Importing this package is cheap: torch and transformers load when a model does.
+Importing this package is cheap: torch and transformers load when a model does, vLLM only
+when :class:`VLLMBackend` is built.
 
->>> from openrft.models import LocalChatModel, resolve_model_path
->>> path = resolve_model_path("smollm2-135m-instruct", cache_dir)   # GGUF → cached checkpoint
->>> model = LocalChatModel(path)
->>> [[answer]] = model.generate([[{"role": "user", "content": "Hi"}]], max_tokens=16)
+>>> from openrft.models import GenerationOptions, open_backend
+>>> backend = open_backend("smollm2-135m-instruct")       # or a folder, a .gguf, http://…/v1#MODEL
+>>> [[answer]] = await backend.sample([[{"role": "user", "content": "Hi"}]],
+...                                   options=GenerationOptions(max_tokens=16))
+
+The lower layer stays public: :func:`resolve_model_path` turns a name or file into a folder,
+:class:`LocalChatModel` generates from it (or wraps a model in memory: ``from_loaded``).
 """
 
 from openrft.models._backend import Conversation, GenerationOptions, LocalBackend, SamplingBackend
-from openrft.models._local import BatchingChatModel, Completion, LocalChatModel, token_bytes
+from openrft.models._constrained import token_bytes
+from openrft.models._local import BatchingChatModel, Completion, LocalChatModel, select_device
+from openrft.models._open import accepted_forms, open_backend
+from openrft.models._reasoning import count_reasoning_tokens, estimate_reasoning_tokens
+from openrft.models._remote import RemoteBackend
 from openrft.models._resolve import PACKAGED_MODELS, PackagedModel, convert_gguf, resolve_model_path
+from openrft.models._vllm import VLLMBackend, vllm_usable
 
 __all__ = [
     "PACKAGED_MODELS",
@@ -21,8 +30,16 @@ __all__ = [
     "LocalBackend",
     "LocalChatModel",
     "PackagedModel",
+    "RemoteBackend",
     "SamplingBackend",
+    "VLLMBackend",
+    "accepted_forms",
     "convert_gguf",
+    "count_reasoning_tokens",
+    "estimate_reasoning_tokens",
+    "open_backend",
     "resolve_model_path",
+    "select_device",
     "token_bytes",
+    "vllm_usable",
 ]

