@@ -24,10 +24,12 @@ err_console = Console(stderr=True)
 
 def _register() -> None:
     from openrft.cli._demo import demo
+    from openrft.cli._eval import eval_command
     from openrft.cli._graders import graders_app
 
     app.add_typer(graders_app, name="graders")
     app.command("demo")(demo)
+    app.command("eval")(eval_command)
 
 
 def main() -> None:
@@ -37,7 +39,10 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     _register()
     try:
-        app(standalone_mode=False)
+        # Without standalone mode click returns a command's ``typer.Exit`` code instead of exiting.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except OpenRFTError as exc:
         err_console.print(f"[bold red]error:[/] {exc.message}", highlight=False, soft_wrap=True)
         sys.exit(2)

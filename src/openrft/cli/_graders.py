@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from openrft.cli._app import console
 from openrft.cli._io import json_or_file, read_json_file, read_sample_pairs, text_or_file
@@ -83,3 +85,67 @@ def run(
         raise InvalidRequestError("--item must be a JSON object")
     response = run_grader(parsed, text_or_file(sample or ""), parsed_item)
     console.print_json(response.model_dump_json())
+
+
+def _read_cases(path: Path) -> list[Any]:
+    from openrft.evals._judge_check import parse_case
+
+    if not path.is_file():
+        raise InvalidRequestError(f"{path}: no such file")
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidRequestError(
+                f"{path}:{number}: not JSON ({exc.msg} at column {exc.colno})"
+            ) from None
+        cases.append(parse_case(data, f"{path}:{number}"))
+    if not cases:
+        raise InvalidRequestError(f"{path}: no cases")
+    return cases
+
+
+@graders_app.command("check")
+def check(
+    grader: GraderFile,
+    cases: Annotated[Path, typer.Option(help='JSONL of {"item": …, "great": …, "fair": …, "poor": …}.')],
+    repeats: Annotated[int, typer.Option(min=1, help="Times each candidate is graded.")] = 3,
+) -> None:
+    """Check a grader (a judge above all) before training with it: stable, and great > fair > poor.
+
+    Exits with status 1 when the grader is flagged as unstable or misordering.
+    """
+    from openrft.evals._judge_check import LABELS, MISORDER_TOLERANCE, SPREAD_TOLERANCE, check_judge
+
+    parsed = _load(grader)
+    report = asyncio.run(check_judge(parsed, _read_cases(cases), repeats=repeats))
+    table = Table(title=f"{_describe(parsed)}: {repeats} repeats per candidate")
+    table.add_column("case", justify="right")
+    for label in LABELS:
+        table.add_column(f"{label} mean (spread)", justify="right")
+    table.add_column("great > fair > poor")
+    for case in report["cases"]:
+        cells = [
+            f"{case['labels'][label]['mean']:.3f} ({case['labels'][label]['spread']:.3f})"
+            if label in case["labels"]
+            else "—"
+            for label in LABELS
+        ]
+        table.add_row(str(case["case"] + 1), *cells, "[green]yes[/]" if case["ordered"] else "[red]no[/]")
+    console.print(table)
+    if report["unstable"]:
+        console.print(
+            f"[red]unstable:[/] scores of one candidate spread by up to {report['max_spread']:.3f} across "
+            f"repeats (tolerance {SPREAD_TOLERANCE})"
+        )
+    if report["misordering"]:
+        console.print(
+            f"[red]misordering:[/] {report['misordered_cases']} of {len(report['cases'])} cases break "
+            f"great > fair > poor (tolerance {MISORDER_TOLERANCE:.0%})"
+        )
+    if report["flagged"]:
+        raise typer.Exit(1)
+    console.print("[green]the grader is stable and orders the cases as labelled[/]")
