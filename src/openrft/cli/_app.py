@@ -26,10 +26,12 @@ def _register() -> None:
     from openrft.cli._demo import demo
     from openrft.cli._eval import eval_command
     from openrft.cli._graders import graders_app
+    from openrft.cli._train import train_command
 
     app.add_typer(graders_app, name="graders")
     app.command("demo")(demo)
     app.command("eval")(eval_command)
+    app.command("train")(train_command)
 
 
 def main() -> None:
