@@ -1,0 +1,183 @@
+// Evals: the list with their runs, a run's page, and a comparison of runs (base against fine-tuned).
+
+import { api, listAll } from "./api.js";
+import { histogram } from "./charts.js";
+import { badge, el, mean, num, pre, std, table, when } from "./dom.js";
+
+const TIE = 1e-9;
+
+export function itemScore(outputItem) {
+  return mean((outputItem.results || []).map((r) => r.score));
+}
+
+function outputText(outputItem) {
+  return (outputItem.sample?.output || []).map((m) => m.content).join("\n");
+}
+
+function reference(outputItem) {
+  const item = outputItem.datasource_item || {};
+  return item.reference_answer === undefined ? JSON.stringify(item) : JSON.stringify(item.reference_answer);
+}
+
+async function runItems(evalId, runId) {
+  return listAll(`/v1/evals/${evalId}/runs/${runId}/output_items`);
+}
+
+export async function evalsPage(view) {
+  const evals = await listAll("/v1/evals?order=desc", { max: 200 });
+  view.append(el("h1", {}, "Evals"));
+  if (!evals.length) {
+    view.append(el("p", { class: "muted" }, "No evals yet."));
+    return;
+  }
+  const form = el("form", { class: "compare-form", onsubmit: (e) => compareSubmit(e, form) });
+  view.append(el("p", { class: "muted" }, "Tick two or more runs and compare them."), form);
+  for (const ev of evals) {
+    const runs = await listAll(`/v1/evals/${ev.id}/runs`, { max: 200 });
+    form.append(
+      el("h2", {}, el("a", { href: `#/evals/${ev.id}` }, ev.name || ev.id)),
+      table(
+        ["", "run", "model", "status", "passed / total", "created"],
+        runs.map((r) => ({
+          attrs: { "data-run": r.id },
+          cells: [
+            el("input", { type: "checkbox", name: "run", value: `${ev.id}/${r.id}`, "aria-label": `select ${r.id}` }),
+            el("a", { href: `#/evals/${ev.id}/runs/${r.id}` }, r.name || r.id),
+            r.model || "—",
+            badge(r.status),
+            `${r.result_counts?.passed ?? 0} / ${r.result_counts?.total ?? 0}`,
+            when(r.created_at),
+          ],
+        })),
+      ),
+    );
+  }
+  form.append(el("button", { type: "submit" }, "Compare selected runs"));
+}
+
+function compareSubmit(event, form) {
+  event.preventDefault();
+  const picked = [...form.querySelectorAll("input[name=run]:checked")].map((i) => i.value);
+  if (picked.length < 2) {
+    alert("Pick at least two runs.");
+    return;
+  }
+  location.hash = `#/compare?runs=${picked.map(encodeURIComponent).join(",")}`;
+}
+
+export async function evalPage(view, evalId) {
+  const [ev, runs] = await Promise.all([api(`/v1/evals/${evalId}`), listAll(`/v1/evals/${evalId}/runs`)]);
+  view.append(el("h1", {}, "Eval ", ev.name || ev.id));
+  const byModel = new Map();
+  const rows = [];
+  for (const r of runs) {
+    const items = r.status === "completed" ? await runItems(evalId, r.id) : [];
+    const m = mean(items.map(itemScore));
+    if (m !== null) byModel.set(r.model, [...(byModel.get(r.model) || []), m]);
+    rows.push([el("a", { href: `#/evals/${evalId}/runs/${r.id}` }, r.name || r.id), r.model || "—", badge(r.status), num(m)]);
+  }
+  view.append(table(["run", "model", "status", "mean score"], rows));
+  view.append(el("h2", {}, "Across runs"));
+  view.append(
+    table(
+      ["model", "runs", "mean ± std of run means"],
+      [...byModel].map(([model, means]) => [model, means.length, `${num(mean(means))} ± ${num(std(means))}`]),
+    ),
+  );
+  view.append(el("h2", {}, "Testing criteria"), pre(JSON.stringify(ev.testing_criteria, null, 2)));
+}
+
+export async function runPage(view, evalId, runId) {
+  const [run, items] = await Promise.all([api(`/v1/evals/${evalId}/runs/${runId}`), runItems(evalId, runId)]);
+  const scores = items.map(itemScore);
+  view.append(
+    el("h1", {}, "Run ", el("code", {}, run.id), " ", badge(run.status)),
+    el(
+      "div",
+      { class: "facts" },
+      el("span", {}, "model ", el("b", {}, run.model || "—")),
+      el("span", {}, "mean ", el("b", { "data-metric": "mean" }, num(mean(scores)))),
+      el("span", {}, "± std ", el("b", { "data-metric": "std" }, num(std(scores)))),
+      el("span", {}, "passed ", el("b", {}, `${run.result_counts?.passed ?? 0} / ${run.result_counts?.total ?? 0}`)),
+      el("a", { href: `#/evals/${evalId}` }, "all runs of this eval"),
+    ),
+  );
+  view.append(el("section", { class: "grid" }, histogram({ title: "Score distribution", groups: [{ label: run.model || run.id, scores }] })));
+  view.append(el("h2", {}, "Per testing criterion"));
+  view.append(
+    table(
+      ["criterion", "passed", "failed", "pass rate"],
+      (run.per_testing_criteria_results || []).map((c) => [
+        c.testing_criteria,
+        c.passed,
+        c.failed,
+        num(c.passed + c.failed ? c.passed / (c.passed + c.failed) : null),
+      ]),
+    ),
+  );
+  const worst = items
+    .map((it, i) => ({ it, s: scores[i] }))
+    .sort((a, b) => (a.s ?? 0) - (b.s ?? 0))
+    .slice(0, 20);
+  view.append(el("h2", {}, "Worst items"));
+  view.append(
+    table(
+      ["item", "score", "output", "reference"],
+      worst.map(({ it, s }) => ({
+        attrs: { "data-item": it.datasource_item_id },
+        cells: [it.datasource_item_id, num(s), pre(outputText(it)), pre(reference(it))],
+      })),
+    ),
+  );
+  return run.status === "queued" || run.status === "in_progress";
+}
+
+export async function comparePage(view, params) {
+  const refs = (params.get("runs") || "").split(",").filter(Boolean).map(decodeURIComponent);
+  const runs = await Promise.all(
+    refs.map(async (ref) => {
+      const [evalId, runId] = ref.split("/");
+      const [run, items] = await Promise.all([api(`/v1/evals/${evalId}/runs/${runId}`), runItems(evalId, runId)]);
+      const perItem = new Map();
+      for (const it of items) perItem.set(it.datasource_item_id, [...(perItem.get(it.datasource_item_id) || []), itemScore(it)]);
+      return { run, items, perItem: new Map([...perItem].map(([k, v]) => [k, mean(v)])) };
+    }),
+  );
+  view.append(el("h1", {}, "Compare runs"));
+  const label = (r) => `${r.run.model || r.run.id} (${r.run.name || r.run.id})`;
+  view.append(
+    el(
+      "section",
+      { class: "grid" },
+      histogram({ title: "Score distributions", groups: runs.map((r) => ({ label: label(r), scores: r.items.map(itemScore) })) }),
+    ),
+  );
+  view.append(
+    table(
+      ["run", "model", "mean", "std", "items"],
+      runs.map((r) => [r.run.name || r.run.id, r.run.model || "—", num(mean([...r.perItem.values()])), num(std([...r.perItem.values()])), r.perItem.size]),
+    ),
+  );
+  const [base, ...others] = runs;
+  for (const other of others) {
+    const shared = [...base.perItem.keys()].filter((k) => other.perItem.has(k));
+    const deltas = shared.map((k) => ({ k, d: other.perItem.get(k) - base.perItem.get(k) }));
+    const win = deltas.filter((x) => x.d > TIE).length;
+    const loss = deltas.filter((x) => x.d < -TIE).length;
+    view.append(
+      el("h2", {}, `${label(other)} against ${label(base)}`),
+      el(
+        "p",
+        { class: "facts", "data-wtl": `${win}/${shared.length - win - loss}/${loss}` },
+        `win ${win} · tie ${shared.length - win - loss} · loss ${loss} on ${shared.length} shared items; mean delta ${num(mean(deltas.map((x) => x.d)))}`,
+      ),
+      histogram({ title: "Per-item delta", groups: [{ label: "score delta", scores: deltas.map((x) => x.d) }], lo: -1, hi: 1, xLabel: "delta" }),
+      table(
+        ["item", "base", "other", "delta"],
+        deltas
+          .sort((a, b) => a.d - b.d)
+          .map(({ k, d }) => ({ attrs: { "data-item": k }, cells: [k, num(base.perItem.get(k)), num(other.perItem.get(k)), num(d)] })),
+      ),
+    );
+  }
+}
