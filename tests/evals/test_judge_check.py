@@ -80,3 +80,28 @@ def test_a_bad_cases_file_is_one_clear_line(tmp_path):
     assert result.returncode == 2
     assert "bad.jsonl:2: a case needs at least two of great, fair, poor" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_check_judge_reports_means_spreads_and_orderings():
+    from openrft.evals import check_judge, parse_case
+
+    cases = [parse_case(c, f"case {k}") for k, c in enumerate(CASES)]
+    good = await check_judge(OVERLAP, cases, repeats=2)
+    first = good["cases"][0]["labels"]
+    assert (first["great"]["mean"], first["fair"]["mean"], first["poor"]["mean"]) == (1.0, 0.5, 0.0)
+    assert good["max_spread"] == 0.0 and not good["flagged"] and good["errors"] == {}
+    assert all(c["ordered"] for c in good["cases"])
+
+    noisy = await check_judge(NOISY, cases, repeats=5)
+    spreads = [s["spread"] for c in noisy["cases"] for s in c["labels"].values()]
+    assert noisy["max_spread"] == max(spreads) > noisy["spread_tolerance"] == 0.1
+    assert all(
+        s["spread"] == max(s["scores"]) - min(s["scores"])
+        for c in noisy["cases"]
+        for s in c["labels"].values()
+    )
+    assert noisy["unstable"] and noisy["flagged"]
+
+    broken = {**OVERLAP, "source": "def grade(sample, item):\n    return 1 / 0\n"}
+    failing = await check_judge(broken, cases, repeats=1)
+    assert failing["errors"] == {"python_grader_runtime_error": 6} and failing["misordering"]

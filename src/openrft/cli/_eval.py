@@ -15,32 +15,48 @@ from rich.table import Table
 from openrft.cli._app import console
 from openrft.cli._io import read_json_file
 from openrft.cli._render import histogram_table
-from openrft.evals import Criterion, ResultsFile, make_criteria, run_eval, summarize
+from openrft.errors import InvalidRequestError
+from openrft.evals import Criterion, ResultsFile, make_criteria, render_report, run_eval, summarize
 from openrft.graders import validate_grader
 from openrft.models import GenerationOptions
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def _eval_config(
     models: list[str],
     data: Path,
-    graders: list[Path],
+    criteria: list[Criterion],
     runs: int,
     options: GenerationOptions,
     limit: int | None,
 ) -> dict[str, Any]:
+    """What a resumed eval must match. The data file counts by content, not by path."""
+    graders = [c.grader.to_wire() for c in criteria]
     return {
         "models": models,
-        "data": str(data),
-        "data_sha256": _sha256(data),
-        "graders": [read_json_file(g, "grader") for g in graders],
+        "data_sha256": _sha256(data.read_bytes()),
+        "graders_sha256": _sha256(json.dumps(graders, sort_keys=True).encode()),
+        "criteria": [
+            {"name": c.name, "type": c.grader.type, "pass_threshold": c.pass_threshold} for c in criteria
+        ],
         "runs": runs,
-        "options": {k: v for k, v in vars(options).items()},
+        "options": dict(vars(options)),
         "limit": limit,
     }
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 async def _run_model(
@@ -53,20 +69,14 @@ async def _run_model(
 ) -> None:
     from openrft.models import open_backend
 
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    ) as progress:
+    with _progress() as progress:
         loading = progress.add_task(f"{model}: loading", total=None)
         backend = await asyncio.to_thread(open_backend, model)
         progress.remove_task(loading)
+        labels = {"sampled": "sampling", "graded": "grading"}
         tasks = {
-            stage: progress.add_task(f"{model}: {stage}", total=len(rows) * runs)
-            for stage in ("sampled", "graded")
+            stage: progress.add_task(f"{model}: {label}", total=len(rows) * runs)
+            for stage, label in labels.items()
         }
         try:
             await run_eval(
@@ -85,30 +95,49 @@ async def _run_model(
 
 def _print_summary(summary: dict[str, Any]) -> None:
     table = Table(title="Eval summary")
-    for column in ("model", "mean ± std (runs)", "pass rate", "errored", "tokens/answer", "reasoning"):
+    columns = (
+        "model",
+        "mean ± std (runs)",
+        "pass rate",
+        "errored",
+        "prompt tok.",
+        "completion tok.",
+        "reasoning",
+    )
+    for column in columns:
         table.add_column(column, justify="left" if column == "model" else "right")
     for model, s in summary["models"].items():
         table.add_row(
             model,
             f"{s['mean']:.3f} ± {s['std_across_runs']:.3f}",
             f"{s['pass_rate']:.1%}",
-            str(s["errored_records"]),
+            f"{s['errored_records']} / {s['records']}",
+            f"{s['tokens']['prompt_mean']:.1f}",
             f"{s['tokens']['completion_mean']:.1f}",
             f"{s['tokens']['reasoning_mean']:.1f}",
         )
     console.print(table)
     for model, s in summary["models"].items():
+        console.print(f"[bold]{model}[/]", highlight=False)
         for name, c in s["criteria"].items():
-            console.print(f"  {model} · {name}: mean {c['mean']:.3f}, pass rate {c['pass_rate']:.1%}")
-        if s["errors"]:
-            console.print("  errors: " + ", ".join(f"{k} × {v}" for k, v in s["errors"].items()))
+            console.print(
+                f"  {name}: mean {c['mean']:.3f} ± {c['std_across_runs']:.3f}, "
+                f"pass rate {c['pass_rate']:.1%} (threshold {c['pass_threshold']:g})",
+                highlight=False,
+            )
+        raised = {flag: n for flag, n in s["errors"].items() if n}
+        if raised:
+            console.print("  [red]errors:[/] " + ", ".join(f"{k} × {v}" for k, v in raised.items()))
         verdict = s["readiness"]["verdict"]
-        style = "green" if s["readiness"]["ready"] else "yellow"
-        console.print(f"  [{style}]RFT readiness: {verdict}[/]")
-    for c in summary.get("comparisons", []):
+        style = {True: "green", False: "red"}.get(s["readiness"]["ready"], "yellow")
+        console.print(f"  [{style}]RFT readiness: {verdict}[/]", highlight=False)
+    for c in summary["comparisons"]:
+        delta = "n/a" if c["mean_delta"] is None else f"{c['mean_delta']:+.3f}"
         console.print(
             f"[bold]{c['other']}[/] against [bold]{c['base']}[/]: win {c['win']} · tie {c['tie']} · "
-            f"loss {c['loss']} on {c['items']} items (mean delta {c['mean_delta']:+.3f})"
+            f"loss {c['loss']} on {c['items']} items "
+            f"(mean delta {delta}, tie within ±{c['tie_tolerance']:g})",
+            highlight=False,
         )
 
 
@@ -121,7 +150,9 @@ def eval_command(
     compare: Annotated[
         list[str] | None, typer.Option("--compare", help="Another model on the same items; repeatable.")
     ] = None,
-    pass_threshold: Annotated[float | None, typer.Option(help="Pass threshold for every criterion.")] = None,
+    pass_threshold: Annotated[
+        float | None, typer.Option(help="Pass threshold for every criterion (default: each grader's).")
+    ] = None,
     temperature: Annotated[float, typer.Option(min=0.0)] = 1.0,
     top_p: Annotated[float, typer.Option(min=0.0, max=1.0)] = 1.0,
     max_tokens: Annotated[int, typer.Option(min=1)] = 256,
@@ -134,27 +165,32 @@ def eval_command(
     """
     from openrft.data import load_rft_jsonl
 
+    models = [model, *(compare or [])]
+    repeated = sorted({m for m in models if models.count(m) > 1})
+    if repeated:
+        raise InvalidRequestError(f"--model/--compare name {', '.join(map(repr, repeated))} more than once")
+    if out.exists() and not out.is_dir():
+        raise InvalidRequestError(f"--out {out}: exists and is not a folder")
+    criteria = make_criteria([validate_grader(read_json_file(g, "grader")) for g in grader], pass_threshold)
     dataset = load_rft_jsonl(data, split="train")
     rows = dataset.rows[:limit] if limit else dataset.rows
-    criteria = make_criteria([validate_grader(read_json_file(g, "grader")) for g in grader], pass_threshold)
     options = GenerationOptions(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
-    models = [model, *(compare or [])]
-    store = ResultsFile(out, _eval_config(models, data, grader, runs, options, limit))
-    if store.records:
-        console.print(f"resuming: {len(store.records)} answers already in {store.path}")
-    try:
+    config = _eval_config(models, data, criteria, runs, options, limit)
+    with ResultsFile(out, config) as store:
+        if store.records:
+            console.print(f"resuming: {len(store.records)} answers already in {store.path}")
         for name in models:
             asyncio.run(_run_model(name, rows, criteria, runs, options, store))
-    finally:
-        store.close()
-    records = [
-        store.records[key] for key in sorted(store.records, key=lambda k: (models.index(k[0]), k[1], k[2]))
-    ]
-    summary = summarize(records, criteria)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    from openrft.evals._report import render_report
-
-    (out / "report.html").write_text(render_report(summary, title=f"Eval of {data.name}"), encoding="utf-8")
+        order = {name: k for k, name in enumerate(models)}
+        records = [
+            store.records[key] for key in sorted(store.records, key=lambda k: (order[k[0]], k[1], k[2]))
+        ]
+    summary = {**summarize(records, criteria), "config": {**config, "data": str(data)}}
+    (out / "summary.json").write_text(
+        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    title = f"Eval of {', '.join(models)} on {data.name}"
+    (out / "report.html").write_text(render_report(summary, title=title), encoding="utf-8")
     _print_summary(summary)
     console.print(histogram_table([r.score for r in records if r.model == model]))
     console.print(f"wrote {out / 'results.jsonl'}, {out / 'summary.json'}, {out / 'report.html'}")

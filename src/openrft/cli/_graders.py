@@ -118,33 +118,39 @@ def check(
 
     Exits with status 1 when the grader is flagged as unstable or misordering.
     """
-    from openrft.evals._judge_check import LABELS, MISORDER_TOLERANCE, SPREAD_TOLERANCE, check_judge
+    from openrft.evals import check_judge
+    from openrft.evals._judge_check import LABELS
 
     parsed = _load(grader)
     report = asyncio.run(check_judge(parsed, _read_cases(cases), repeats=repeats))
     table = Table(title=f"{_describe(parsed)}: {repeats} repeats per candidate")
     table.add_column("case", justify="right")
     for label in LABELS:
-        table.add_column(f"{label} mean (spread)", justify="right")
+        table.add_column(f"{label}: mean (spread, std)", justify="right")
     table.add_column("great > fair > poor")
     for case in report["cases"]:
         cells = [
-            f"{case['labels'][label]['mean']:.3f} ({case['labels'][label]['spread']:.3f})"
+            "{mean:.3f} ({spread:.3f}, {std:.3f})".format(**case["labels"][label])
             if label in case["labels"]
             else "—"
             for label in LABELS
         ]
         table.add_row(str(case["case"] + 1), *cells, "[green]yes[/]" if case["ordered"] else "[red]no[/]")
     console.print(table)
+    if report["errors"]:
+        console.print(
+            "[yellow]grading errors (each scored 0):[/] "
+            + ", ".join(f"{flag} × {count}" for flag, count in report["errors"].items())
+        )
     if report["unstable"]:
         console.print(
             f"[red]unstable:[/] scores of one candidate spread by up to {report['max_spread']:.3f} across "
-            f"repeats (tolerance {SPREAD_TOLERANCE})"
+            f"repeats (tolerance {report['spread_tolerance']:g})"
         )
     if report["misordering"]:
         console.print(
             f"[red]misordering:[/] {report['misordered_cases']} of {len(report['cases'])} cases break "
-            f"great > fair > poor (tolerance {MISORDER_TOLERANCE:.0%})"
+            f"great > fair > poor (tolerance {report['misorder_tolerance']:.0%})"
         )
     if report["flagged"]:
         raise typer.Exit(1)

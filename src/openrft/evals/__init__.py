@@ -1,30 +1,50 @@
 """Evals: sample a model on a dataset several times, grade every answer, summarise.
 
->>> from openrft.evals import make_criteria, run_eval
->>> criteria = make_criteria([grader_json])
+>>> from openrft.evals import Criterion, run_eval
+>>> criteria = [Criterion("exact", grader_json), Criterion("judge", judge_json, pass_threshold=7)]
 >>> result = await run_eval(backend, rows, criteria, n_runs=3, options=GenerationOptions(seed=0))
 >>> result.summary()["models"][backend.name]["mean"]
+
+``render_report(summary)`` turns a summary into a self-contained HTML page; ``check_judge``
+tells whether a grader is stable and ranks labelled answers in order. See docs/evals.md.
 """
 
-from openrft.evals._criteria import Criterion, default_threshold, make_criteria, make_criterion
+from openrft.evals._criteria import (
+    Criterion,
+    combined_range,
+    default_threshold,
+    make_criteria,
+    make_criterion,
+    score_range,
+)
 from openrft.evals._engine import EvalResult, Row, prompt_messages, run_eval
-from openrft.evals._metrics import compare, histogram, readiness, summarize
+from openrft.evals._judge_check import JudgeCase, check_judge, parse_case
+from openrft.evals._metrics import TIE_TOLERANCE, compare, histogram, summarize
+from openrft.evals._readiness import readiness
 from openrft.evals._records import EvalRecord, ResultsFile, fingerprint
+from openrft.evals._report import render_report
 
 __all__ = [
+    "TIE_TOLERANCE",
     "Criterion",
     "EvalRecord",
     "EvalResult",
+    "JudgeCase",
     "ResultsFile",
     "Row",
+    "check_judge",
+    "combined_range",
     "compare",
     "default_threshold",
     "fingerprint",
     "histogram",
     "make_criteria",
     "make_criterion",
+    "parse_case",
     "prompt_messages",
     "readiness",
+    "render_report",
     "run_eval",
+    "score_range",
     "summarize",
 ]

@@ -2,8 +2,9 @@
 
 OpenAI's rules (reference §6.6): string_check passes on 1; label_model passes when the label
 is one of ``passing_labels`` (our label_model reward is then 1); text_similarity, python and
-score_model compare the score with ``pass_threshold`` (``>=``). Where OpenAI leaves the
-default threshold unstated we use the middle of the grader's score range (0.5 for [0, 1]).
+score_model compare the score with ``pass_threshold`` (``>=``). OpenAI does not state the
+default threshold (§6.6 marks it unconfirmed), so when none is given we use the middle of the
+grader's score range: 0.5 for [0, 1].
 """
 
 from __future__ import annotations
@@ -13,39 +14,74 @@ from dataclasses import dataclass
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.graders import Grader, LabelModelGrader, ScoreModelGrader, StringCheckGrader, parse_grader
+from openrft.graders import (
+    Grader,
+    LabelModelGrader,
+    ScoreModelGrader,
+    StringCheckGrader,
+    TextSimilarityGrader,
+    parse_grader,
+)
+
+UNIT_RANGE = (0.0, 1.0)
 
 
-@dataclass(frozen=True)
-class Criterion:
-    """One testing criterion of an eval."""
-
-    name: str
-    grader: Grader
-    pass_threshold: float
-
-    def passed(self, reward: float) -> bool:
-        return reward >= self.pass_threshold
+def score_range(grader: Grader) -> tuple[float, float] | None:
+    """The scores a grader can give, where its type fixes them (python and multi: unknown)."""
+    if isinstance(grader, StringCheckGrader | LabelModelGrader | TextSimilarityGrader):
+        return UNIT_RANGE
+    if isinstance(grader, ScoreModelGrader):
+        return (float(grader.range[0]), float(grader.range[1])) if grader.range else UNIT_RANGE
+    return None
 
 
 def default_threshold(grader: Grader) -> float:
-    """The pass threshold when none is given (see the module docstring)."""
+    """The grader JSON's own ``pass_threshold``, else the default (see the module docstring)."""
     explicit = (grader.model_extra or {}).get("pass_threshold")
     if isinstance(explicit, int | float) and not isinstance(explicit, bool):
         return float(explicit)
     if isinstance(grader, StringCheckGrader | LabelModelGrader):
         return 1.0
-    if isinstance(grader, ScoreModelGrader) and grader.range:
-        low, high = grader.range
-        return (low + high) / 2
-    return 0.5
+    low, high = score_range(grader) or UNIT_RANGE
+    return (low + high) / 2
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One testing criterion: ``Criterion(name, grader, pass_threshold=None)``.
+
+    ``grader`` may be wire JSON (a dict) or a parsed grader; it is parsed on construction.
+    With no ``pass_threshold`` the grader's own or the default applies (:func:`default_threshold`).
+    """
+
+    name: str
+    grader: Grader
+    pass_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        raw = self.grader
+        parsed = parse_grader(dict(raw) if isinstance(raw, Mapping) else raw)
+        object.__setattr__(self, "grader", parsed)
+        threshold = default_threshold(parsed) if self.pass_threshold is None else float(self.pass_threshold)
+        object.__setattr__(self, "pass_threshold", threshold)
+
+    @property
+    def threshold(self) -> float:
+        assert self.pass_threshold is not None  # set in __post_init__
+        return self.pass_threshold
+
+    @property
+    def range(self) -> tuple[float, float] | None:
+        return score_range(self.grader)
+
+    def passed(self, reward: float) -> bool:
+        return reward >= self.threshold
 
 
 def make_criterion(grader: Grader | Mapping[str, Any], pass_threshold: float | None = None) -> Criterion:
-    """A criterion from a grader (wire dict or parsed); the grader's own ``pass_threshold`` is kept."""
+    """A criterion named after its grader (wire dict or parsed)."""
     parsed = parse_grader(dict(grader) if isinstance(grader, Mapping) else grader)
-    threshold = default_threshold(parsed) if pass_threshold is None else float(pass_threshold)
-    return Criterion(name=parsed.name, grader=parsed, pass_threshold=threshold)
+    return Criterion(parsed.name, parsed, pass_threshold)
 
 
 def make_criteria(
@@ -53,6 +89,14 @@ def make_criteria(
 ) -> list[Criterion]:
     """Criteria for several graders; names must be unique, since records are keyed by them."""
     criteria = [make_criterion(g, pass_threshold) for g in graders]
+    check_criteria(criteria)
+    return criteria
+
+
+def check_criteria(criteria: Sequence[Criterion]) -> None:
+    """At least one criterion, and no two with the same name."""
+    if not criteria:
+        raise InvalidRequestError("an eval needs at least one grader", param="testing_criteria")
     seen: set[str] = set()
     for criterion in criteria:
         if criterion.name in seen:
@@ -61,6 +105,13 @@ def make_criteria(
                 param="testing_criteria",
             )
         seen.add(criterion.name)
-    if not criteria:
-        raise InvalidRequestError("an eval needs at least one grader", param="testing_criteria")
-    return criteria
+
+
+def combined_range(criteria: Sequence[Criterion]) -> tuple[float, float]:
+    """The nominal range of the combined score (the mean of the criteria's ranges).
+
+    A criterion of unknown range (python, multi) counts as [0, 1], OpenAI's nominal range;
+    the histogram widens to cover any score outside it.
+    """
+    ranges = [c.range or UNIT_RANGE for c in criteria] or [UNIT_RANGE]
+    return (sum(r[0] for r in ranges) / len(ranges), sum(r[1] for r in ranges) / len(ranges))

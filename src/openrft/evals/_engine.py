@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from openrft.evals._criteria import Criterion
+from openrft.errors import InvalidRequestError
+from openrft.evals._criteria import Criterion, check_criteria
 from openrft.evals._records import EvalRecord, ResultsFile
 from openrft.graders import GraderRuntime, RunGraderResponse, grade_batch_async, make_sample
 from openrft.models import Completion, GenerationOptions, SamplingBackend
@@ -57,11 +58,13 @@ def _record(
     criteria: Sequence[Criterion],
     responses: Sequence[RunGraderResponse],
 ) -> EvalRecord:
+    labelled = "reference_answer" in row.item
     return EvalRecord(
         model=model,
         item_index=index,
         run=run,
         line=row.line,
+        prompt=[dict(m) for m in row.messages],
         output=completion.text,
         finish_reason=completion.finish_reason,
         prompt_tokens=completion.prompt_tokens,
@@ -70,7 +73,8 @@ def _record(
         scores={c.name: r.reward for c, r in zip(criteria, responses, strict=True)},
         passed={c.name: c.passed(r.reward) for c, r in zip(criteria, responses, strict=True)},
         errors={c.name: r.errors.raised() for c, r in zip(criteria, responses, strict=True)},
-        reference=row.item.get("reference_answer"),
+        reference=row.item["reference_answer"] if labelled else dict(row.item),
+        labelled=labelled,
         sub_rewards={
             c.name: dict(r.sub_rewards) for c, r in zip(criteria, responses, strict=True) if r.sub_rewards
         },
@@ -87,7 +91,9 @@ async def _grade(
         (make_sample(c.text, model=model, finish_reason=c.finish_reason), dict(row.item))
         for _, _, row, c in todo
     ]
-    per_criterion = [await grade_batch_async(c.grader, pairs, runtime=runtime) for c in criteria]
+    per_criterion = await asyncio.gather(
+        *(grade_batch_async(c.grader, pairs, runtime=runtime) for c in criteria)
+    )
     return [
         _record(model, index, run, row, completion, criteria, [responses[k] for responses in per_criterion])
         for k, (index, run, row, completion) in enumerate(todo)
@@ -113,7 +119,8 @@ async def run_eval(
     each batch finishes. Returns this model's records in (item, run) order.
     """
     if n_runs < 1:
-        raise ValueError("n_runs must be at least 1")
+        raise InvalidRequestError(f"n_runs must be at least 1, not {n_runs}", param="n_runs")
+    check_criteria(criteria)
     options = options or GenerationOptions()
     model = model_name or backend.name
     total = len(rows) * n_runs

@@ -2,21 +2,25 @@
 
 Each case is an item with candidate answers labelled ``great``, ``fair`` and ``poor``. The
 grader scores every candidate ``repeats`` times. A grader is flagged **unstable** when any
-candidate's scores spread (max − min) by more than ``SPREAD_TOLERANCE`` across repeats, and
-**misordering** when the mean scores break great ≥ fair ≥ poor (with great > poor) on more
-than ``MISORDER_TOLERANCE`` of the cases.
+candidate's scores spread (max − min) by more than ``SPREAD_TOLERANCE`` of the grader's score
+range across repeats (0.1 on [0, 1], 1 on a score_model range of [0, 10]), and **misordering**
+when the mean scores break great ≥ fair ≥ poor (with great > poor) on more than
+``MISORDER_TOLERANCE`` of the cases. Ties between neighbours are allowed because a pass/fail
+grader (string_check, label_model) cannot tell fair from poor, and should not be flagged for it.
 """
 
 from __future__ import annotations
 
 import itertools
 import statistics
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.graders import Grader, GraderRuntime, grade_batch_async
+from openrft.evals._criteria import UNIT_RANGE, score_range
+from openrft.graders import Grader, GraderRuntime, grade_batch_async, parse_grader
 
 LABELS = ("great", "fair", "poor")
 SPREAD_TOLERANCE = 0.1
@@ -67,16 +71,29 @@ def _ordered(means: Mapping[str, float]) -> bool:
 
 
 async def check_judge(
-    grader: Grader, cases: Sequence[JudgeCase], *, repeats: int = 3, runtime: GraderRuntime | None = None
+    grader: Grader | Mapping[str, Any],
+    cases: Sequence[JudgeCase],
+    *,
+    repeats: int = 3,
+    runtime: GraderRuntime | None = None,
 ) -> dict[str, Any]:
-    """Score every candidate ``repeats`` times; report spreads, orderings and the two flags."""
+    """Score every candidate ``repeats`` times; report spreads, orderings and the two flags.
+
+    Grading errors are counted by flag (``errors``); an errored grade scores 0, as in training.
+    """
+    if repeats < 1:
+        raise InvalidRequestError(f"repeats must be at least 1, not {repeats}", param="repeats")
+    grader = parse_grader(dict(grader) if isinstance(grader, Mapping) else grader)
     pairs = [(text, case.item) for case in cases for text in case.candidates.values() for _ in range(repeats)]
     responses = iter(await grade_batch_async(grader, pairs, runtime=runtime))
+    errors: Counter[str] = Counter()
     reports = []
     for index, case in enumerate(cases):
         per_label = {}
         for label in case.candidates:
-            scores = [next(responses).reward for _ in range(repeats)]
+            graded = [next(responses) for _ in range(repeats)]
+            errors.update(flag for g in graded for flag in g.errors.raised())
+            scores = [g.reward for g in graded]
             per_label[label] = {
                 "mean": statistics.fmean(scores),
                 "spread": max(scores) - min(scores),
@@ -87,14 +104,19 @@ async def check_judge(
         reports.append({"case": index, "labels": per_label, "ordered": _ordered(means)})
     max_spread = max((s["spread"] for r in reports for s in r["labels"].values()), default=0.0)
     misordered = sum(not r["ordered"] for r in reports)
-    unstable = max_spread > SPREAD_TOLERANCE
+    low, high = score_range(grader) or UNIT_RANGE
+    spread_tolerance = SPREAD_TOLERANCE * (high - low)
+    unstable = max_spread > spread_tolerance
     misordering = bool(cases) and misordered / len(cases) > MISORDER_TOLERANCE
     return {
         "cases": reports,
         "repeats": repeats,
         "max_spread": max_spread,
+        "spread_tolerance": spread_tolerance,
+        "misorder_tolerance": MISORDER_TOLERANCE,
         "misordered_cases": misordered,
         "unstable": unstable,
         "misordering": misordering,
         "flagged": unstable or misordering,
+        "errors": dict(errors),
     }

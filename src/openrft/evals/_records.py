@@ -25,6 +25,8 @@ class EvalRecord:
     run: int
     line: int
     """Line of the item in its data file (1-based)."""
+    prompt: list[dict[str, Any]]
+    """The messages sampled from, as the data file gave them."""
     output: str
     finish_reason: str
     prompt_tokens: int
@@ -36,7 +38,9 @@ class EvalRecord:
     errors: dict[str, list[str]]
     """Criterion name → error flags raised while grading."""
     reference: Any = None
-    """``item.reference_answer`` when the item has one (shown beside the prediction)."""
+    """What the prediction is shown beside: ``item.reference_answer``, else the whole item."""
+    labelled: bool = False
+    """Whether ``reference`` is an ``item.reference_answer`` (label skew counts only those)."""
     sub_rewards: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property

@@ -1,156 +1,268 @@
-"""``report.html``: one self-contained page (inline SVG charts by matplotlib, no CDN, no script).
+"""``report.html``: one self-contained page for an eval summary, readable offline.
 
-Model outputs are untrusted text: everything printed goes through :func:`html.escape`.
+Charts are inline SVG drawn by matplotlib (its object API, no pyplot state); the page has no
+script and loads nothing: no CDN, no fonts, no images. Model outputs, prompts and references are
+untrusted text, so every value printed goes through :func:`html.escape`.
 """
 
 from __future__ import annotations
 
 import html
 import io
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from openrft.evals._metrics import BINS
-
 _STYLE = """
-body{font-family:system-ui,sans-serif;margin:1.5rem auto;max-width:1100px;padding:0 1rem;color:#0f172a}
+body{font-family:system-ui,sans-serif;margin:1.5rem auto;max-width:1150px;padding:0 1rem;color:#0f172a}
 table{border-collapse:collapse;margin:.5rem 0 1.2rem;font-size:.9rem}
 th,td{border:1px solid #e2e8f0;padding:.3rem .6rem;text-align:left;vertical-align:top}
-th{background:#f1f5f9}pre{white-space:pre-wrap;margin:0;max-width:32rem;font-size:.8rem}
+th{background:#f1f5f9}
+pre{white-space:pre-wrap;word-break:break-word;margin:0;max-width:30rem;font-size:.8rem}
 .verdict{padding:.5rem .8rem;border-radius:6px;background:#f1f5f9}
 .ok{background:#dcfce7}.bad{background:#fee2e2}
 figure{margin:0}.charts{display:flex;flex-wrap:wrap;gap:1rem}.charts svg{max-width:100%;height:auto}
+.muted{color:#64748b;font-size:.85rem}
 """
+_COLORS = ("#2563eb", "#ea580c", "#16a34a", "#9333ea", "#dc2626", "#0891b2")
+_SVG_TAG = re.compile(r"<svg\b[^>]*>")
 
 
 def _svg(fig: Any) -> str:
-    import matplotlib.pyplot as plt
+    """The figure as an ``<svg>`` element to inline: no XML prolog, DTD, metadata or namespaces.
 
+    HTML parses inline SVG (``xlink:href`` included) without namespace declarations, so the
+    page holds no URL at all.
+    """
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
-    plt.close(fig)
+    fig.savefig(
+        buffer,
+        format="svg",
+        bbox_inches="tight",
+        metadata={"Creator": None, "Date": None, "Format": None, "Type": None},
+    )
     text = buffer.getvalue()
-    return text[text.index("<svg") :]
+    text = text[text.index("<svg") :]
+    return _SVG_TAG.sub(lambda m: re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", m.group(0)), text, count=1)
 
 
-def _figure(width: float = 6.0, height: float = 3.2) -> tuple[Any, Any]:
+def _draw(draw: Any, width: float = 6.0, height: float = 3.4) -> str:
     import matplotlib
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["svg.hashsalt"] = "openrft"  # stable ids: the same summary gives the same file
-    return plt.subplots(figsize=(width, height))
-
-
-def histogram_chart(models: Mapping[str, Any]) -> str:
-    fig, ax = _figure()
-    edges = [i / BINS for i in range(BINS + 1)]
-    for name, summary in models.items():
-        ax.stairs(summary["histogram"], edges, fill=len(models) == 1, alpha=0.5, label=name, linewidth=2)
-    ax.set_xlabel("combined score")
-    ax.set_ylabel("answers")
-    ax.set_title("Score distribution")
-    ax.legend()
-    return _svg(fig)
+    # Stable ids (the same summary gives the same file) and text kept as text, not glyph paths.
+    with matplotlib.rc_context({"svg.hashsalt": "openrft", "svg.fonttype": "none", "font.size": 9}):
+        fig = Figure(figsize=(width, height))
+        draw(fig.subplots())
+        return _svg(fig)
 
 
-def criteria_chart(models: Mapping[str, Any]) -> str:
-    names = list(next(iter(models.values()))["criteria"])
-    fig, ax = _figure()
-    width = 0.8 / len(models)
-    for k, (model, summary) in enumerate(models.items()):
-        xs = [i + k * width for i in range(len(names))]
-        means = [summary["criteria"][n]["mean"] for n in names]
-        errs = [summary["criteria"][n]["std_across_runs"] for n in names]
-        ax.bar(xs, means, width, yerr=errs, capsize=4, label=model)
-    ax.set_xticks([i + width * (len(models) - 1) / 2 for i in range(len(names))], names)
-    ax.set_ylabel("mean reward (± std across runs)")
-    ax.set_title("Per criterion")
-    ax.legend()
-    return _svg(fig)
+def histogram_chart(summary: Mapping[str, Any]) -> str:
+    """Score histogram of every model over the same bins, overlaid."""
+    models, edges = summary["models"], summary["histogram_edges"]
+
+    def draw(ax: Any) -> None:
+        for k, (name, s) in enumerate(models.items()):
+            color = _COLORS[k % len(_COLORS)]
+            ax.stairs(s["histogram"], edges, fill=len(models) == 1, alpha=0.45, color=color, label=name)
+            if len(models) > 1:
+                ax.stairs(s["histogram"], edges, color=color, linewidth=2)
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_xlabel("combined score (mean of the criteria rewards)")
+        ax.set_ylabel("answers (count)")
+        ax.set_title("Score distribution")
+        ax.legend(title="model", fontsize=8)
+
+    return _draw(draw)
+
+
+def criteria_chart(summary: Mapping[str, Any]) -> str:
+    """Mean reward per criterion and model, with the std across runs as error bars."""
+    models = summary["models"]
+    names = [c["name"] for c in summary["criteria"]]
+
+    low, high = summary["score_range"]
+
+    def draw(ax: Any) -> None:
+        width = 0.8 / len(models)
+        top = high
+        for k, (model, s) in enumerate(models.items()):
+            xs = [i + k * width for i in range(len(names))]
+            means = [s["criteria"][n]["mean"] for n in names]
+            errs = [s["criteria"][n]["std_across_runs"] for n in names]
+            ax.bar(xs, means, width, yerr=errs, capsize=4, label=model, color=_COLORS[k % len(_COLORS)])
+            top = max([top, *(m + e for m, e in zip(means, errs, strict=True))])
+        ax.set_ylim(min(0.0, low), top * 1.05 if top > 0 else 1.0)
+        ax.set_xticks([i + width * (len(models) - 1) / 2 for i in range(len(names))], names)
+        ax.set_xlabel("testing criterion")
+        ax.set_ylabel("mean reward (error bar: std across runs)")
+        ax.set_title("Per criterion")
+        ax.legend(title="model", fontsize=8)
+
+    return _draw(draw)
 
 
 def delta_chart(comparison: Mapping[str, Any]) -> str:
+    """Every item's delta of mean score, sorted, with the tie band shaded."""
     deltas = sorted(d["delta"] for d in comparison["deltas"])
-    fig, ax = _figure()
-    ax.bar(range(len(deltas)), deltas, color=["#16a34a" if d > 0 else "#dc2626" for d in deltas])
-    ax.axhline(0, color="#475569", linewidth=1)
-    ax.set_xlabel("items, sorted by delta")
-    ax.set_ylabel("score delta (other − base)")
-    ax.set_title(f"{comparison['other']} against {comparison['base']}")
-    return _svg(fig)
+    tol = comparison["tie_tolerance"]
+
+    def draw(ax: Any) -> None:
+        from matplotlib.patches import Patch
+
+        colors = ["#16a34a" if d > tol else "#dc2626" if d < -tol else "#94a3b8" for d in deltas]
+        ax.bar(range(len(deltas)), deltas, color=colors, width=0.9)
+        ax.axhspan(-tol, tol, color="#e2e8f0", zorder=0)
+        ax.axhline(0, color="#475569", linewidth=0.8)
+        reach = max([2 * tol, *(abs(d) for d in deltas)]) * 1.1 or 1.0
+        ax.set_ylim(-reach, reach)
+        ax.set_xlabel("items, sorted by delta")
+        ax.set_ylabel("Δ mean score (other − base)")
+        ax.set_title(f"{comparison['other']} against {comparison['base']}")
+        handles = [
+            Patch(color="#16a34a", label=f"win ({comparison['win']})"),
+            Patch(color="#94a3b8", label=f"tie, |Δ| ≤ {tol:g} ({comparison['tie']})"),
+            Patch(color="#dc2626", label=f"loss ({comparison['loss']})"),
+        ]
+        ax.legend(handles=handles, fontsize=8)
+
+    return _draw(draw)
 
 
 def _e(value: Any) -> str:
+    if value is None:
+        return "—"
     if isinstance(value, float):
         return f"{value:.3f}"
-    return html.escape(str(value))
+    if not isinstance(value, str):
+        value = json.dumps(value, ensure_ascii=False)
+    return html.escape(value)
 
 
-def _table(headers: list[str], rows: list[list[Any]]) -> str:
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A table of cells that are already escaped HTML."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def render_report(summary: Mapping[str, Any], *, title: str) -> str:
-    """The whole report page for an eval summary (see :func:`openrft.evals.summarize`)."""
-    models = summary["models"]
-    parts = [f"<!doctype html><html lang=en><meta charset=utf-8><title>{_e(title)}</title>"]
-    parts.append(f"<style>{_STYLE}</style><h1>{_e(title)}</h1>")
+def _messages(prompt: Sequence[Mapping[str, Any]]) -> str:
+    return "\n".join(f"[{m.get('role')}] {_text(m.get('content'))}" for m in prompt)
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _models_table(models: Mapping[str, Any]) -> str:
+    headers = ["model", "mean ± std (runs)", "item spread", "pass rate", "pass@runs", "items × runs"]
+    headers += ["errored", "prompt tok.", "completion tok.", "reasoning tok.", "truncated"]
     rows = [
         [
             _e(m),
             f"{_e(s['mean'])} ± {_e(s['std_across_runs'])}",
-            _e(s["pass_rate"]),
-            _e(s["items"]),
-            _e(s["runs"]),
+            _e(s["item_spread_mean"]),
+            _pct(s["pass_rate"]),
+            _pct(s["pass_at_runs"]),
+            f"{s['items']} × {s['runs']}",
             _e(s["errored_records"]),
+            _e(s["tokens"]["prompt_mean"]),
             _e(s["tokens"]["completion_mean"]),
             _e(s["tokens"]["reasoning_mean"]),
+            _pct(s["truncated_fraction"]),
         ]
         for m, s in models.items()
     ]
-    headers = [
-        "model",
-        "mean ± std across runs",
-        "pass rate",
-        "items",
-        "runs",
-        "errored",
-        "tokens",
-        "reasoning",
+    return _table(headers, rows)
+
+
+def _criteria_table(summary: Mapping[str, Any]) -> str:
+    rows = []
+    for m, s in summary["models"].items():
+        for c in summary["criteria"]:
+            stats = s["criteria"][c["name"]]
+            rows.append(
+                [
+                    _e(m),
+                    _e(c["name"]),
+                    _e(c["type"]),
+                    f"{_e(stats['mean'])} ± {_e(stats['std_across_runs'])}",
+                    _e(stats["item_spread_mean"]),
+                    f"{_pct(stats['pass_rate'])} (≥ {stats['pass_threshold']:g})",
+                    _e(stats["errored_records"]),
+                ]
+            )
+    headers = ["model", "criterion", "type", "mean ± std (runs)", "item spread", "pass rate", "errored"]
+    return _table(headers, rows)
+
+
+def _readiness_table(models: Mapping[str, Any]) -> str:
+    measures = [
+        ("items with the same score on every run", "zero_variance_fraction"),
+        ("items at the floor", "floor_fraction"),
+        ("items at the ceiling", "ceiling_fraction"),
+        ("answers at the floor", "answers_at_floor_fraction"),
+        ("answers at the ceiling", "answers_at_ceiling_fraction"),
+        ("most common reference answer", "label_skew"),
     ]
-    parts.append(_table(headers, rows))
+    rows = [
+        [html.escape(label), *(_pct(s["readiness"][key]) for s in models.values())] for label, key in measures
+    ]
+    rows.append(
+        ["whole set saturated", *(_e(s["readiness"]["set_saturated"] or "no") for s in models.values())]
+    )
+    return _table(["measure", *models], rows)
+
+
+def _worst_table(worst: Sequence[Mapping[str, Any]]) -> str:
+    rows = [
+        [
+            _e(w["line"]),
+            f"{_e(w['mean_score'])}<br><span class=muted>worst run {w['run']}: {_e(w['score'])}</span>",
+            f"<pre>{_e(_messages(w['prompt']))}</pre>",
+            f"<pre>{_e(w['output'])}</pre>",
+            f"<pre>{_e(_text(w['reference']))}</pre>",
+        ]
+        for w in worst
+    ]
+    return _table(["line", "mean score", "prompt", "prediction (worst run)", "reference"], rows)
+
+
+def render_report(summary: Mapping[str, Any], *, title: str) -> str:
+    """The whole page for an eval summary (see :func:`openrft.evals.summarize`)."""
+    models = summary["models"]
+    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(title)}</title>"]
+    parts.append(f"<style>{_STYLE}</style></head><body><h1>{_e(title)}</h1>")
+    if not models:
+        parts.append("<p>No records.</p></body></html>\n")
+        return "".join(parts)
+    parts.append(_models_table(models))
     for m, s in models.items():
         r = s["readiness"]
         css = "ok" if r["ready"] else "bad" if r["ready"] is False else ""
         parts.append(f"<p class='verdict {css}'><b>RFT readiness of {_e(m)}:</b> {_e(r['verdict'])}</p>")
     parts.append("<div class=charts>")
-    parts.append(f"<figure>{histogram_chart(models)}</figure><figure>{criteria_chart(models)}</figure>")
-    parts.extend(f"<figure>{delta_chart(c)}</figure>" for c in summary.get("comparisons", []))
-    parts.append("</div>")
-    for c in summary.get("comparisons", []):
+    parts.append(f"<figure>{histogram_chart(summary)}</figure><figure>{criteria_chart(summary)}</figure>")
+    parts.extend(f"<figure>{delta_chart(c)}</figure>" for c in summary["comparisons"] if c["items"])
+    parts.append("</div><h2>Criteria</h2>" + _criteria_table(summary))
+    parts.append("<h2>RFT readiness</h2>" + _readiness_table(models))
+    for c in summary["comparisons"]:
         parts.append(
             f"<h2>{_e(c['other'])} against {_e(c['base'])}</h2><p>win {c['win']} · tie {c['tie']} · "
-            f"loss {c['loss']} on {c['items']} items; mean delta {_e(c['mean_delta'])}</p>"
+            f"loss {c['loss']} on {c['items']} items (tie: |Δ| ≤ {c['tie_tolerance']:g}); "
+            f"mean delta {_e(c['mean_delta'])}</p>"
         )
     for m, s in models.items():
         parts.append(f"<h2>{_e(m)}</h2>")
-        errors = [[_e(k), _e(v)] for k, v in s["errors"].items()] or [["none", "0"]]
-        parts.append(_table(["error", "count"], errors))
-        worst = [
-            [
-                _e(w["line"]),
-                _e(w["mean_score"]),
-                f"<pre>{_e(w['output'])}</pre>",
-                f"<pre>{_e(w['reference'])}</pre>",
-            ]
-            for w in s["worst_items"]
-        ]
+        errors = [[_e(k), _e(v)] for k, v in s["errors"].items() if v] or [["none", "0"]]
         parts.append(
-            "<h3>Worst items</h3>" + _table(["line", "mean score", "prediction", "reference"], worst)
+            "<h3>Grader errors (answers raising each flag)</h3>" + _table(["flag", "answers"], errors)
         )
-    parts.append("</html>\n")
+        parts.append("<h3>Worst items</h3>" + _worst_table(s["worst_items"]))
+    parts.append("</body></html>\n")
     return "".join(parts)
