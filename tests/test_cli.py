@@ -109,8 +109,8 @@ def test_bad_samples_file_reports_every_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_grades_with_every_grader_type(tmp_path):
-    result = openrft("demo", cwd=tmp_path)
+def test_grader_tour_grades_with_every_grader_type(tmp_path):
+    result = openrft("graders", "tour", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     for row in (
         "string_check",
@@ -123,3 +123,42 @@ def test_demo_grades_with_every_grader_type(tmp_path):
     ):
         assert row in result.stdout
     assert "_error" not in result.stdout  # no grader reported an error flag
+
+
+@pytest.mark.slow
+def test_demo_runs_the_whole_loop_on_smollm2(tmp_path):
+    out = tmp_path / "demo"
+    args = (
+        "demo",
+        "--out",
+        str(out),
+        "--steps",
+        "2",
+        "--train-items",
+        "8",
+        "--valid-items",
+        "4",
+        "--runs",
+        "1",
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "openrft.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for heading in (
+        "1 · task",
+        "2 · baseline",
+        "3 · preflight",
+        "4 · GRPO training",
+        "5 · the fine-tuned model",
+    ):
+        assert heading in result.stdout
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["models"]) == {"base", "fine-tuned"}
+    assert len((out / "job" / "metrics.jsonl").read_text().splitlines()) == 2
+    assert (out / "job" / "best" / "adapter_config.json").is_file()
+    assert "<svg" in (out / "report.html").read_text()

@@ -71,3 +71,11 @@ class Settings(BaseSettings):
     # --- batch grading ---
     grading_concurrency: int = Field(default=64, ge=1)
     """Samples graded at once by the batch API."""
+
+    # --- RFT datasets (docs/datasets.md) ---
+    max_train_rows: int = Field(default=50_000, ge=1)
+    """Rows a training file may hold (OpenAI's limit)."""
+    max_valid_rows: int = Field(default=1_000, ge=1)
+    """Rows a validation file may hold (OpenAI's limit for test datasets)."""
+    max_line_bytes: int = Field(default=1_048_576, ge=1024)
+    """Bytes one JSONL line may take (1 MiB): far above any text prompt a local model can read."""

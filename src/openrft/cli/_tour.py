@@ -1,5 +1,5 @@
-"""``openrft demo``: the main job. Until RFT training lands (issue 4), a tour of every grader type
-on the embedded default models: the sandbox, the packaged embedding model and the local judge."""
+"""``openrft graders tour``: every grader type on the embedded default models (the sandbox, the
+packaged embedding model and the local judge), graded on one small example each."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ _ANSWERS = ["thought withdrawal", "Withdrawal of thought", "gout"]
 _ITEM = {"answer": "thought withdrawal"}
 
 
-def demo() -> None:
+def tour() -> None:
     """Grade three answers with every grader type, on the embedded default models."""
     table = Table(title=f"every grader type, reference answer {_ITEM['answer']!r}", header_style="bold")
     table.add_column("grader", no_wrap=True)

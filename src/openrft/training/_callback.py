@@ -127,7 +127,7 @@ class JobCallback(TrainerCallback):
             "errors": {"graders": [errors]},
             "timing": {
                 "step": {
-                    "sampling": max(0.0, seconds - g.seconds - eval_seconds),
+                    "sampling_and_training": max(0.0, seconds - g.seconds - eval_seconds),
                     "grading": g.seconds,
                     "eval": eval_seconds,
                     "full_iteration": seconds,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -198,6 +199,10 @@ def run_training(
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
+    # transformers 5.23 warns about TRL 1.16 reading its deprecated gradient_checkpointing names.
+    warnings.filterwarnings(
+        "ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning
+    )
     trainer = GRPOTrainer(
         model=model,
         processing_class=tokenizer,

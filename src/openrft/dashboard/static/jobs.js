@@ -128,8 +128,8 @@ export function jobCharts(metrics) {
       title: "Step duration",
       x,
       yLabel: "seconds",
-      series: ["full_iteration", "sampling", "training", "eval"].map((k) => ({
-        label: k.replace("_", " "),
+      series: ["full_iteration", "sampling_and_training", "grading", "eval"].map((k) => ({
+        label: k.replaceAll("_", " "),
         values: series(metrics, (m) => m.timing?.step?.[k]),
       })),
     }),

@@ -1,0 +1,146 @@
+"""``openrft demo``: the main job, end to end on the embedded default model, on CPU.
+
+task from real offline data → grader and data checks → baseline eval → preflight → GRPO
+(LoRA) → the best checkpoint evaluated on the held-out items → before/after comparison.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.live import Live
+from rich.table import Table
+
+from openrft.cli._app import console
+from openrft.config import DEFAULT_LOCAL_MODEL
+
+TASK = "icd10-coding"
+"""Pick the ICD-10-CM code that fits a diagnosis among candidates: verifiable, short answers,
+and only a right pick scores, so a format trick cannot raise the held-out score."""
+TEMPERATURE = 0.7
+"""SmolLM2 scores 0.39 greedy, 0.23 at 0.7 and 0.04 at 1.0 on this task (examples/icd10-coding):
+at 1.0 it rarely names a code at all, which leaves GRPO nothing to compare."""
+
+
+def _eval(model: str, label: str, rows: list[Any], criteria: list[Any], runs: int, seed: int) -> list[Any]:
+    from openrft.evals import run_eval
+    from openrft.models import GenerationOptions, open_backend
+
+    backend = open_backend(model)
+    options = GenerationOptions(temperature=TEMPERATURE, max_tokens=16, seed=seed)
+    try:
+        with console.status(f"evaluating {label} on {len(rows)} held-out items × {runs} runs"):
+            result = asyncio.run(
+                run_eval(backend, rows, criteria, n_runs=runs, options=options, model_name=label)
+            )
+    finally:
+        backend.close()
+    return result.records
+
+
+def _exact(records: list[Any]) -> float:
+    return sum(r.score >= 1.0 for r in records) / len(records)
+
+
+def _steps_view(rows: list[dict[str, Any]], total: int) -> Table:
+    table = Table(title=f"GRPO on {DEFAULT_LOCAL_MODEL} (LoRA): step {len(rows)}/{total}")
+    for column in ("step", "train reward", "valid reward", "zero-variance groups", "seconds"):
+        table.add_column(column, justify="right")
+    for m in rows[-8:]:
+        valid = m["scores"].get("valid_reward_mean")
+        table.add_row(
+            str(m["step"]),
+            f"{m['train_mean_reward']:.3f}",
+            "" if valid is None else f"{valid:.3f}",
+            f"{m['zero_variance_group_fraction']:.0%}",
+            f"{m['timing']['step']['full_iteration']:.1f}",
+        )
+    return table
+
+
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the task, the job and the report.")] = Path(
+        "runs/demo"
+    ),
+    steps: Annotated[int, typer.Option(min=1, help="GRPO steps.")] = 16,
+    train_items: Annotated[int, typer.Option(min=2)] = 64,
+    valid_items: Annotated[int, typer.Option(min=2)] = 24,
+    runs: Annotated[int, typer.Option(min=1, help="Answers per held-out item in each eval.")] = 2,
+    seed: Annotated[int, typer.Option()] = 0,
+) -> None:
+    """Run the whole RFT loop on SmolLM2-135M-Instruct: baseline, preflight, training, held-out comparison."""
+    from openrft.data import load_rft_jsonl
+    from openrft.data.tasks import build_task
+    from openrft.evals import make_criteria, render_report, summarize
+    from openrft.graders import validate_grader
+    from openrft.training import Hyperparameters, TrainConfig, run_training
+    from openrft.training._preflight import run_preflight
+
+    console.rule("1 · task")
+    files = build_task(TASK, out / "task", n_train=train_items, n_valid=valid_items, seed=seed)
+    grader_json = json.loads(files.grader.read_text())
+    grader = validate_grader(grader_json)
+    train = load_rft_jsonl(files.train, split="train").rows
+    valid = load_rft_jsonl(files.valid, split="valid").rows
+    console.print(f"{TASK}: {len(train)} training and {len(valid)} held-out items in {files.out_dir}")
+    console.print(f"grader '{grader.name}' ({grader.type}) validated; data validated")
+
+    console.rule("2 · baseline on held-out items")
+    criteria = make_criteria([grader])
+    base = _eval(DEFAULT_LOCAL_MODEL, "base", valid, criteria, runs, seed)
+    base_summary = summarize(base, criteria)["models"]["base"]
+    console.print(f"base: mean reward {base_summary['mean']:.3f}, exact code {_exact(base):.1%}")
+    console.print(f"RFT readiness: {base_summary['readiness']['verdict']}")
+
+    console.rule("3 · preflight: does the grader pay for exploits?")
+    preflight = run_preflight(grader, train)
+    for name, score in preflight["exploits"].items():
+        console.print(f"  {name}: {score:.2f}")
+
+    console.rule("4 · GRPO training")
+    hp = Hyperparameters(
+        lora=True,
+        max_steps=steps,
+        batch_size=2,
+        max_completion_length=16,
+        eval_interval=max(1, steps // 2),
+        eval_samples=1,
+        temperature=TEMPERATURE,
+        seed=seed,
+    )
+    config = TrainConfig(DEFAULT_LOCAL_MODEL, files.train, grader_json, out / "job", files.valid, hp)
+    metrics: list[dict[str, Any]] = []
+    with Live(_steps_view(metrics, steps), console=console, refresh_per_second=2) as live:
+
+        def on_event(event: dict[str, Any]) -> None:
+            if event["type"] == "metrics":
+                metrics.append(event["data"])
+                live.update(_steps_view(metrics, steps))
+
+        result = run_training(config, on_event=on_event)
+    console.print(f"best checkpoint: step {result.best_step} → {result.best_checkpoint}")
+
+    console.rule("5 · the fine-tuned model on the same held-out items")
+    tuned = _eval(str(result.best_checkpoint), "fine-tuned", valid, criteria, runs, seed)
+    summary = summarize(base + tuned, criteria)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+    report = out / "report.html"
+    report.write_text(render_report(summary, title=f"openrft demo: {TASK}"), encoding="utf-8")
+    after = summary["models"]["fine-tuned"]
+    table = Table(title="held-out items, before → after")
+    table.add_column("")
+    table.add_column("base", justify="right")
+    table.add_column("fine-tuned", justify="right")
+    table.add_row("mean reward", f"{base_summary['mean']:.3f}", f"{after['mean']:.3f}")
+    table.add_row("exact code", f"{_exact(base):.1%}", f"{_exact(tuned):.1%}")
+    table.add_row("pass rate", f"{base_summary['pass_rate']:.1%}", f"{after['pass_rate']:.1%}")
+    console.print(table)
+    c = summary["comparisons"][0]
+    console.print(
+        f"per item: win {c['win']} · tie {c['tie']} · loss {c['loss']} (mean delta {c['mean_delta']:+.3f})"
+    )
+    console.print(f"report: {report}")
