@@ -126,3 +126,23 @@ def test_grader_errors_on_ninety_percent_fail_the_job_with_tracebacks(tmp_path, 
     assert "RuntimeError: grader bug" in caught.value.message
     events = (config.out_dir / "events.jsonl").read_text()
     assert '"level": "error"' in events
+
+
+def test_the_train_command_runs_a_job_and_rejects_bad_hyperparameters(tmp_path, tiny_model_dir):
+    from tests.test_cli import openrft
+
+    train = _data(tmp_path, 4, "train.jsonl")
+    grader = tmp_path / "grader.json"
+    grader.write_text(json.dumps(A_SHARE))
+    common = ("train", "--model", str(tiny_model_dir), "--train", str(train), "--grader", str(grader))
+    bad = openrft(*common, "--set", "batch_size=zero", "--out", str(tmp_path / "bad"), cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "hyperparameters.batch_size: 'zero' is not valid" in bad.stderr and "Traceback" not in bad.stderr
+    sets = ("max_steps=2", "lora=false", "max_completion_length=8", "batch_size=2")
+    good = openrft(
+        *common, *(a for s in sets for a in ("--set", s)), "--out", str(tmp_path / "job"), cwd=tmp_path
+    )
+    assert good.returncode == 0, good.stderr
+    assert "job succeeded" in good.stdout
+    assert len((tmp_path / "job" / "metrics.jsonl").read_text().splitlines()) == 2
+    assert (tmp_path / "job" / "best" / "model.safetensors").is_file()

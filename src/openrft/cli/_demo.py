@@ -16,11 +16,13 @@ from rich.live import Live
 from rich.table import Table
 
 from openrft.cli._app import console
+from openrft.cli._train import steps_table
 from openrft.config import DEFAULT_LOCAL_MODEL
 
 TASK = "icd10-coding"
 """Pick the ICD-10-CM code that fits a diagnosis among candidates: verifiable, short answers,
 and only a right pick scores, so a format trick cannot raise the held-out score."""
+_TITLE = f"GRPO on {DEFAULT_LOCAL_MODEL} (LoRA)"
 TEMPERATURE = 0.7
 """SmolLM2 scores 0.39 greedy, 0.23 at 0.7 and 0.04 at 1.0 on this task (examples/icd10-coding):
 at 1.0 it rarely names a code at all, which leaves GRPO nothing to compare."""
@@ -44,22 +46,6 @@ def _eval(model: str, label: str, rows: list[Any], criteria: list[Any], runs: in
 
 def _exact(records: list[Any]) -> float:
     return sum(r.score >= 1.0 for r in records) / len(records)
-
-
-def _steps_view(rows: list[dict[str, Any]], total: int) -> Table:
-    table = Table(title=f"GRPO on {DEFAULT_LOCAL_MODEL} (LoRA): step {len(rows)}/{total}")
-    for column in ("step", "train reward", "valid reward", "zero-variance groups", "seconds"):
-        table.add_column(column, justify="right")
-    for m in rows[-8:]:
-        valid = m["scores"].get("valid_reward_mean")
-        table.add_row(
-            str(m["step"]),
-            f"{m['train_mean_reward']:.3f}",
-            "" if valid is None else f"{valid:.3f}",
-            f"{m['zero_variance_group_fraction']:.0%}",
-            f"{m['timing']['step']['full_iteration']:.1f}",
-        )
-    return table
 
 
 def demo(
@@ -114,12 +100,12 @@ def demo(
     )
     config = TrainConfig(DEFAULT_LOCAL_MODEL, files.train, grader_json, out / "job", files.valid, hp)
     metrics: list[dict[str, Any]] = []
-    with Live(_steps_view(metrics, steps), console=console, refresh_per_second=2) as live:
+    with Live(steps_table(metrics, steps, _TITLE), console=console, refresh_per_second=2) as live:
 
         def on_event(event: dict[str, Any]) -> None:
             if event["type"] == "metrics":
                 metrics.append(event["data"])
-                live.update(_steps_view(metrics, steps))
+                live.update(steps_table(metrics, steps, _TITLE))
 
         result = run_training(config, on_event=on_event)
     console.print(f"best checkpoint: step {result.best_step} → {result.best_checkpoint}")

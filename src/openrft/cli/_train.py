@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.live import Live
 from rich.table import Table
 
@@ -15,8 +16,9 @@ from openrft.cli._io import read_json_file
 from openrft.errors import InvalidRequestError
 
 
-def _view(rows: list[dict[str, Any]], total: int | None) -> Table:
-    table = Table(title=f"GRPO steps ({len(rows)}/{total or '?'})")
+def steps_table(rows: list[dict[str, Any]], total: int | None, title: str = "GRPO") -> Table:
+    """The live view of a job: its last steps' rewards, zero-variance share, errors and time."""
+    table = Table(title=f"{title}: step {len(rows)}/{total or '?'}")
     for column in ("step", "train reward", "valid reward", "zero-variance", "grader errors", "seconds"):
         table.add_column(column, justify="right")
     for m in rows[-12:]:
@@ -75,10 +77,18 @@ def train_command(
         (out / "job.json").write_text(json.dumps(spec, indent=2) + "\n")
     try:
         hp = Hyperparameters(**spec["hyperparameters"])
-    except Exception as exc:  # pydantic names the field and the allowed values
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"][:1])
         raise InvalidRequestError(
-            f"hyperparameters: {exc}".replace("\n", "; "), param="hyperparameters"
+            f"hyperparameters.{field}: {first.get('input')!r} is not valid ({first['msg']})",
+            param="hyperparameters",
         ) from None
+    from openrft.data import load_rft_jsonl
+
+    load_rft_jsonl(Path(spec["train_file"]), split="train")  # every problem reported before training starts
+    if spec["valid_file"]:
+        load_rft_jsonl(Path(spec["valid_file"]), split="valid")
     config = TrainConfig(
         model=spec["model"],
         train_file=Path(spec["train_file"]),
@@ -88,12 +98,12 @@ def train_command(
         hyperparameters=hp,
     )
     rows: list[dict[str, Any]] = []
-    with Live(_view(rows, None), console=console, refresh_per_second=4) as live:
+    with Live(steps_table(rows, None), console=console, refresh_per_second=4) as live:
 
         def on_event(event: dict[str, Any]) -> None:
             if event["type"] == "metrics":
                 rows.append(event["data"])
-                live.update(_view(rows, event["data"]["total_steps"]))
+                live.update(steps_table(rows, event["data"]["total_steps"]))
             elif event["level"] != "info":
                 console.print(f"[yellow]{event['message']}[/]")
 
