@@ -1,137 +1,159 @@
-"""GRPO jobs on a tiny model built in code: it learns, checkpoints, and survives grader errors."""
+"""GRPO jobs on a tiny model built in code: it learns, survives grader errors, decodes under a
+schema, refuses exploitable graders, and its best checkpoint loads anywhere."""
 
 from __future__ import annotations
 
 import json
 import statistics
-from pathlib import Path
+import time
 
 import pytest
 
-from openrft.training import Hyperparameters, TrainConfig, resolve, run_training
-from openrft.training._reward import GraderFailure
-
-A_SHARE = {  # the share of characters that are "a": a reward a random tiny model can climb
-    "type": "python",
-    "name": "a_share",
-    "source": "def grade(sample, item):\n"
-    "    text = sample['output_text'].replace(' ', '')\n"
-    "    return text.count('a') / len(text) if text else 0.0\n",
-}
+from openrft.errors import InvalidRequestError
+from openrft.training import GraderFailure, run_training
+from tests.training.helpers import A_SHARE, flaky, make_config, metrics, write_rows
 
 
-def flaky(share: float) -> dict:
-    """a_share, except that it raises on about ``share`` of the samples (by a hash of the text)."""
-    return {
-        "type": "python",
-        "name": "flaky",
-        "source": "import zlib\ndef grade(sample, item):\n"
-        "    text = sample['output_text']\n"
-        f"    if zlib.crc32((text + str(item['n'])).encode()) % 1000 < {int(share * 1000)}:\n"
-        "        raise RuntimeError('grader bug')\n"
-        "    text = text.replace(' ', '')\n"
-        "    return text.count('a') / len(text) if text else 0.0\n",
-    }
-
-
-def _data(tmp_path: Path, rows: int, name: str) -> Path:
-    path = tmp_path / name
-    lines = [
-        {"messages": [{"role": "user", "content": f"the dog ran {i}"}], "n": i, "reference_answer": "cat"}
-        for i in range(rows)
-    ]
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return path
-
-
-def _config(tmp_path: Path, tiny_model_dir: Path, grader: dict, **hp) -> TrainConfig:
-    defaults = dict(
-        lora=False,
-        batch_size=4,
-        compute_multiplier=1.0,  # 8 completions per prompt
-        learning_rate_multiplier=300,  # 3e-3 on the tiny model (cpu-feasibility §3)
-        max_completion_length=16,
-        n_epochs=20,
-        seed=0,
-    )
-    return TrainConfig(
-        model=str(tiny_model_dir),
-        train_file=_data(tmp_path, 16, "train.jsonl"),
-        valid_file=_data(tmp_path, 4, "valid.jsonl"),
-        grader=grader,
-        out_dir=tmp_path / "job",
-        hyperparameters=Hyperparameters(**{**defaults, **hp}),
-    )
-
-
-def _train_rewards(out: Path) -> list[float]:
-    return [
-        json.loads(line)["train_mean_reward"] for line in (out / "metrics.jsonl").read_text().splitlines()
-    ]
-
-
-def test_auto_hyperparameters_follow_the_documented_rules():
-    hp = resolve(Hyperparameters(), 300)
-    assert (hp.n_epochs, hp.batch_size, hp.num_generations, hp.eval_samples) == (1, 8, 8, 2)
-    assert hp.total_steps == 38 and hp.eval_interval == 7 and hp.max_completion_length == 128
-    assert hp.learning_rate == pytest.approx(2e-4)
-    small = resolve(Hyperparameters(lora=False, learning_rate_multiplier=2, reasoning_effort="low"), 40)
-    assert (small.n_epochs, small.batch_size, small.max_completion_length) == (3, 2, 64)
-    assert small.learning_rate == pytest.approx(2e-5)
-
-
-def test_a_tiny_model_learns_the_reward_and_keeps_the_best_checkpoint(tmp_path, tiny_model_dir):
-    config = _config(tmp_path, tiny_model_dir, A_SHARE, max_steps=40, eval_interval=20)
+def test_a_tiny_model_learns_the_reward_in_under_a_minute(tmp_path, tiny_model_dir):
+    config = make_config(tmp_path, tiny_model_dir, A_SHARE, max_steps=40, eval_interval=20)
+    started = time.monotonic()
     result = run_training(config)
-    rewards = _train_rewards(config.out_dir)
-    assert len(rewards) == 40
+    elapsed = time.monotonic() - started
+    rows = metrics(config.out_dir)
+    rewards = [m["train_mean_reward"] for m in rows]
     first, last = statistics.fmean(rewards[:5]), statistics.fmean(rewards[-5:])
-    assert last - first > 0.4, rewards
+    assert len(rewards) == 40 and elapsed < 60
+    assert last - first > 0.5, rewards  # from ~0.05 (random text) to most characters being "a"
     assert result.status == "succeeded" and result.best_step in (20, 40)
-    metrics = [json.loads(line) for line in (config.out_dir / "metrics.jsonl").read_text().splitlines()]
-    assert (
-        metrics[19]["scores"]["valid_reward_mean"] is not None
-        and metrics[0]["scores"]["valid_reward_mean"] is None
-    )
-    assert all(0.0 <= m["zero_variance_group_fraction"] <= 1.0 for m in metrics)
+    assert rows[19]["full_valid_mean_reward"] is not None and rows[0]["full_valid_mean_reward"] is None
+    assert rows[39]["full_valid_mean_reward"] > rows[19]["full_valid_mean_reward"] + 0.3  # held-out prompts
+    assert all(0.0 <= m["zero_variance_group_fraction"] <= 1.0 for m in rows)
+    assert rows[0]["samples"] == 32 and rows[0]["completion_tokens_mean"] > 0
+    assert set(rows[0]["timing"]["step"]) == {"sampling", "grading", "training", "eval", "full_iteration"}
+    assert {"loss", "learning_rate"} <= set(rows[0]["trl"])
     events = [json.loads(line) for line in (config.out_dir / "events.jsonl").read_text().splitlines()]
     assert sum(e["type"] == "metrics" for e in events) == 40
+    assert any(e["message"].startswith("Preflight on 16 training prompts") for e in events)
+    assert result.preflight is not None and 0 < result.preflight["base"]["learnable_fraction"] <= 1
+
+    # The best checkpoint is plain full weights: transformers loads it, and so does openrft.
+    from transformers import AutoModelForCausalLM
 
     from openrft.models import LocalChatModel
 
+    assert AutoModelForCausalLM.from_pretrained(result.best_checkpoint).num_parameters() > 0
     tuned = LocalChatModel(result.best_checkpoint, device="cpu")
     [[answer]] = tuned.generate(
         [[{"role": "user", "content": "the dog ran 99"}]], temperature=0.0, max_tokens=8
     )
     letters = answer.text.replace(" ", "")
-    assert (
-        letters.count("a") / max(1, len(letters)) > 0.5
-    )  # the held-out greedy answer shows what was learned
+    assert letters.count("a") / max(1, len(letters)) > 0.5  # a held-out greedy answer shows what was learned
 
 
 def test_grader_errors_on_ten_percent_of_samples_do_not_stop_training(tmp_path, tiny_model_dir):
-    config = _config(tmp_path, tiny_model_dir, flaky(0.1), max_steps=4, eval_interval=4)
+    config = make_config(tmp_path, tiny_model_dir, flaky(0.1), max_steps=4, eval_interval=4)
     result = run_training(config)
     assert result.status == "succeeded"
-    metrics = [json.loads(line) for line in (config.out_dir / "metrics.jsonl").read_text().splitlines()]
-    rates = [m["grader_error_rate"] for m in metrics]
-    assert len(metrics) == 4 and 0 < statistics.fmean(rates) < 0.3
-    assert metrics[0]["errors"]["graders"][0]["train_python_grader_runtime_error_count"] > 0
+    rows = metrics(config.out_dir)
+    rates = [m["grader_error_rate"] for m in rows]
+    assert len(rows) == 4 and 0 < statistics.fmean(rates) < 0.3
+    errors = rows[0]["errors"]["graders"][0]
+    assert errors["train_python_grader_runtime_error_count"] == rows[0]["grader_errored_samples"] > 0
+    assert errors["valid_python_grader_runtime_error_count"] is None  # no validation at step 1
+    groups = json.loads((config.out_dir / "rollouts.jsonl").read_text().splitlines()[0])["groups"]
+    errored = [c for g in groups for c in g["completions"] if c["errors"]]
+    assert errored and all(c["reward"] == 0.0 for c in errored)
 
 
 def test_grader_errors_on_ninety_percent_fail_the_job_with_tracebacks(tmp_path, tiny_model_dir):
-    config = _config(tmp_path, tiny_model_dir, flaky(0.9), max_steps=4, eval_interval=4)
-    with pytest.raises(GraderFailure, match=r"grader errors on \d+% of this step's samples") as caught:
+    config = make_config(tmp_path, tiny_model_dir, flaky(0.9), max_steps=4, eval_interval=4)
+    config.preflight = False  # each error recycles a sandbox worker: keep the test to one step's grading
+    with pytest.raises(GraderFailure, match=r"grader errors on \d+% of the last 1 step") as caught:
         run_training(config)
     assert "RuntimeError: grader bug" in caught.value.message
+    assert "max_grader_error_rate" in caught.value.message
+    events = [json.loads(line) for line in (config.out_dir / "events.jsonl").read_text().splitlines()]
+    assert events[-1]["level"] == "error" and "grader bug" in events[-1]["message"]
+    assert not (config.out_dir / "metrics.jsonl").exists()  # failed before the first update
+
+
+def test_rollouts_decode_under_the_response_format_and_the_adapter_loads_with_peft(tmp_path, tiny_model_dir):
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string", "enum": ["cat", "dog"]}},
+        "required": ["answer"],
+        "additionalProperties": False,
+    }
+    grader = {
+        "type": "string_check",
+        "name": "json_answer",
+        "input": "{{sample.output_json.answer}}",
+        "reference": "cat",
+        "operation": "eq",
+    }
+    config = make_config(
+        tmp_path, tiny_model_dir, grader, lora=True, lora_rank=4, batch_size=2, max_completion_length=24
+    )
+    config.hyperparameters = config.hyperparameters.model_copy(update={"max_steps": 2, "eval_interval": 2})
+    config.response_format = {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}}
+    result = run_training(config)
+    texts = [
+        c["text"]
+        for line in (config.out_dir / "rollouts.jsonl").read_text().splitlines()
+        for g in json.loads(line)["groups"]
+        for c in g["completions"]
+    ]
+    assert len(texts) == 32
+    assert all(json.loads(t)["answer"] in {"cat", "dog"} for t in texts), texts
+    assert all(
+        m["errors"]["graders"][0]["train_sample_parse_error_count"] == 0 for m in metrics(config.out_dir)
+    )
+
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    adapter = result.best_checkpoint
+    base = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
+    assert base == str(tiny_model_dir)
+    PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), adapter)
+    from openrft.models import open_backend
+
+    backend = open_backend(str(adapter))
+    backend.close()
+
+
+def test_the_preflight_refuses_a_grader_that_pays_for_every_label_at_once(tmp_path, tiny_model_dir):
+    contains = {
+        "type": "string_check",
+        "name": "contains_label",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.reference_answer}}",
+        "operation": "ilike",
+    }
+    config = make_config(tmp_path, tiny_model_dir, contains, max_steps=1, eval_interval=1)
+    labels = ["cat", "dog", "bird"]
+    lines = [
+        {"messages": [{"role": "user", "content": f"which animal {i}?"}], "reference_answer": labels[i % 3]}
+        for i in range(12)
+    ]
+    config.train_file.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(InvalidRequestError, match=r"every label at once scores 1\.00") as caught:
+        run_training(config)
+    assert caught.value.code == "grader_exploitable" and "--allow-exploits" in caught.value.message
+    assert not (config.out_dir / "checkpoints").exists()
+
+    config.allow_exploits = True
+    config.out_dir = tmp_path / "allowed"
+    result = run_training(config)
+    assert result.status == "succeeded" and result.preflight["flagged"] == ["every label at once"]
     events = (config.out_dir / "events.jsonl").read_text()
-    assert '"level": "error"' in events
+    assert "allowed although exploitable" in events
 
 
-def test_the_train_command_runs_a_job_and_rejects_bad_hyperparameters(tmp_path, tiny_model_dir):
+def test_the_train_command_runs_a_job_and_rejects_bad_input(tmp_path, tiny_model_dir):
     from tests.test_cli import openrft
 
-    train = _data(tmp_path, 4, "train.jsonl")
+    train = write_rows(tmp_path / "train.jsonl", 4)
     grader = tmp_path / "grader.json"
     grader.write_text(json.dumps(A_SHARE))
     common = ("train", "--model", str(tiny_model_dir), "--train", str(train), "--grader", str(grader))
@@ -139,10 +161,32 @@ def test_the_train_command_runs_a_job_and_rejects_bad_hyperparameters(tmp_path, 
     assert bad.returncode == 2
     assert "hyperparameters.batch_size: 'zero' is not valid" in bad.stderr and "Traceback" not in bad.stderr
     sets = ("max_steps=2", "lora=false", "max_completion_length=8", "batch_size=2")
-    good = openrft(
-        *common, *(a for s in sets for a in ("--set", s)), "--out", str(tmp_path / "job"), cwd=tmp_path
+    args = (
+        *common,
+        *(a for s in sets for a in ("--set", s)),
+        "--skip-preflight",
+        "--out",
+        str(tmp_path / "job"),
     )
+    good = openrft(*args, cwd=tmp_path)
     assert good.returncode == 0, good.stderr
     assert "job succeeded" in good.stdout
-    assert len((tmp_path / "job" / "metrics.jsonl").read_text().splitlines()) == 2
+    assert len(metrics(tmp_path / "job")) == 2
     assert (tmp_path / "job" / "best" / "model.safetensors").is_file()
+    assert not (tmp_path / "job" / "preflight.json").exists()
+
+    from openrft.cli._train import train_command
+
+    with pytest.raises(InvalidRequestError, match="already holds a job"):
+        train_command(str(tiny_model_dir), train, None, grader, tmp_path / "job")
+    with pytest.raises(InvalidRequestError, match="holds no job"):
+        train_command(resume=tmp_path)
+    with pytest.raises(InvalidRequestError, match=r"hyperparameters\.epochs: unknown hyperparameter"):
+        train_command(str(tiny_model_dir), train, None, grader, tmp_path / "other", set_=["epochs=2"])
+
+
+def test_a_response_format_that_is_not_a_schema_is_one_clear_error(tmp_path, tiny_model_dir):
+    config = make_config(tmp_path, tiny_model_dir, A_SHARE, max_steps=1)
+    config.response_format = {"type": "text"}
+    with pytest.raises(InvalidRequestError, match="response_format type 'text'"):
+        run_training(config)

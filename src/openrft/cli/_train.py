@@ -1,26 +1,46 @@
-"""``openrft train``: one RFT job (GRPO on TRL) with a live view of its steps."""
+"""``openrft train``: one RFT job (GRPO on TRL) with a live view of its steps.
+
+The job as given is saved to ``OUT/job.json``; ``--resume OUT`` reads it back. Ctrl-C
+pauses (the step finishes and is checkpointed); a second Ctrl-C stops at once. With
+``--num-processes N`` or ``--accelerate-config FILE`` the job runs under ``accelerate
+launch`` and this process only shows its progress (read from ``OUT/events.jsonl``).
+"""
 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.live import Live
 from rich.table import Table
 
-from openrft.cli._app import console
+from openrft.cli._app import console, err_console
 from openrft.cli._io import read_json_file
-from openrft.errors import InvalidRequestError
+from openrft.errors import InvalidRequestError, OpenRFTError
 
 
 def steps_table(rows: list[dict[str, Any]], total: int | None, title: str = "GRPO") -> Table:
-    """The live view of a job: its last steps' rewards, zero-variance share, errors and time."""
-    table = Table(title=f"{title}: step {len(rows)}/{total or '?'}")
-    for column in ("step", "train reward", "valid reward", "zero-variance", "grader errors", "seconds"):
+    """The live view of a job: its last steps' rewards, zero-variance share, length, errors, time, alarms."""
+    step = rows[-1]["step"] if rows else 0
+    table = Table(title=f"{title}: step {step}/{total or '?'}")
+    for column in (
+        "step",
+        "train reward",
+        "valid reward",
+        "zero-variance",
+        "tokens",
+        "grader errors",
+        "seconds",
+    ):
         table.add_column(column, justify="right")
+    table.add_column("alarms")
     for m in rows[-12:]:
         valid = m["scores"].get("valid_reward_mean")
         table.add_row(
@@ -28,10 +48,185 @@ def steps_table(rows: list[dict[str, Any]], total: int | None, title: str = "GRP
             f"{m['train_mean_reward']:.3f}",
             "" if valid is None else f"{valid:.3f}",
             f"{m['zero_variance_group_fraction']:.0%}",
+            f"{m.get('completion_tokens_mean', 0):.1f}",
             f"{m['grader_error_rate']:.0%}",
             f"{m['timing']['step']['full_iteration']:.1f}",
+            " ".join(f"[yellow]{a['alarm']}[/]" for a in m.get("alarms", [])),
         )
     return table
+
+
+def _job_spec(
+    model: str,
+    train: Path | None,
+    valid: Path | None,
+    grader: Path | None,
+    out: Path | None,
+    sets: list[str],
+    response_format: Path | None,
+    skip_preflight: bool,
+    allow_exploits: bool,
+) -> dict[str, Any]:
+    from openrft.training import parse_overrides
+
+    given = (("--model", model), ("--train", train), ("--grader", grader), ("--out", out))
+    missing = [name for name, value in given if not value]
+    if missing:
+        raise InvalidRequestError(f"missing {', '.join(missing)} (or use --resume DIR)")
+    assert out is not None
+    if (out / "job.json").exists():
+        raise InvalidRequestError(
+            f"{out} already holds a job: continue it with --resume {out}, or pick another --out"
+        )
+    return {
+        "model": model,
+        "train_file": str(train),
+        "valid_file": str(valid) if valid else None,
+        "grader": read_json_file(grader, "grader"),  # type: ignore[arg-type]
+        "response_format": read_json_file(response_format, "response_format") if response_format else None,
+        "hyperparameters": parse_overrides(sets),
+        "preflight": not skip_preflight,
+        "allow_exploits": allow_exploits,
+    }
+
+
+def _config(spec: dict[str, Any], out: Path) -> Any:
+    """The checked :class:`TrainConfig`: every input problem is one error before anything loads."""
+    from openrft.data import load_rft_jsonl
+    from openrft.graders import validate_grader
+    from openrft.training import TrainConfig, parse_hyperparameters
+
+    hp = parse_hyperparameters(spec["hyperparameters"])
+    validate_grader(spec["grader"])
+    load_rft_jsonl(Path(spec["train_file"]), split="train")
+    if spec["valid_file"]:
+        load_rft_jsonl(Path(spec["valid_file"]), split="valid")
+    return TrainConfig(
+        model=spec["model"],
+        train_file=Path(spec["train_file"]),
+        valid_file=Path(spec["valid_file"]) if spec["valid_file"] else None,
+        grader=spec["grader"],
+        out_dir=out,
+        hyperparameters=hp,
+        response_format=spec.get("response_format"),
+        preflight=spec.get("preflight", True),
+        allow_exploits=spec.get("allow_exploits", False),
+    )
+
+
+def _viewer(live: Live) -> Callable[[dict[str, Any]], None]:
+    rows: list[dict[str, Any]] = []
+
+    def on_event(event: dict[str, Any]) -> None:
+        if event["type"] == "metrics":
+            rows.append(event["data"])
+            live.update(steps_table(rows, event["data"]["total_steps"]))
+        elif event["level"] != "info":
+            console.print(f"[yellow]{event['message']}[/]", highlight=False)
+        elif event["message"].startswith(("Preflight", "Resuming", "Checkpoint", "Best")):
+            console.print(event["message"], highlight=False)
+
+    return on_event
+
+
+@contextmanager
+def _ctrl_c_pauses(control: Any) -> Iterator[None]:
+    """First Ctrl-C: pause after the step (checkpointed); the second one interrupts."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if control.paused:
+            raise KeyboardInterrupt
+        control.pause()
+        err_console.print("[yellow]pausing after this step (Ctrl-C again to stop now)[/]")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _follow(path: Path, offset: int) -> tuple[list[dict[str, Any]], int]:
+    """Complete lines appended to ``path`` since ``offset``, and the new offset."""
+    if not path.exists():
+        return [], offset
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        chunk = handle.read()
+    end = chunk.rfind(b"\n") + 1
+    lines = chunk[:end].decode("utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()], offset + end
+
+
+PAUSE_FILE = ".pause"
+"""Created in the job folder to ask the processes of a launched job to pause."""
+
+
+def _watch_pause_file(out: Path, control: Any) -> None:
+    """A worker pauses when the launching process asks (it cannot signal torchrun's children)."""
+    import threading
+
+    def watch() -> None:
+        while not control.paused:
+            if (out / PAUSE_FILE).exists():
+                control.pause()
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, name="openrft-pause-watch", daemon=True).start()
+
+
+def _launch(out: Path, num_processes: int, accelerate_config: Path | None) -> str:
+    """Run the job under ``accelerate launch``, show its events as they come; returns its status."""
+    import os
+
+    from openrft.training import accelerate_command
+
+    events_path = out / "events.jsonl"
+    offset = events_path.stat().st_size if events_path.exists() else 0
+    (out / PAUSE_FILE).unlink(missing_ok=True)
+    command = accelerate_command(out, num_processes=num_processes, config_file=accelerate_config)
+    log_path = out / "launch.log"
+    errors: list[str] = []
+    status = "ended"
+    with (
+        log_path.open("ab") as log,
+        Live(steps_table([], None), console=console, refresh_per_second=4) as live,
+    ):
+        show = _viewer(live)
+        # Its own session: Ctrl-C reaches only this process, which asks the workers to pause.
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            while True:
+                done = process.poll() is not None
+                new, offset = _follow(events_path, offset)
+                for event in new:
+                    show(event)
+                    if event["level"] == "error":
+                        errors.append(event["message"])
+                    if event["message"].startswith("Job "):
+                        status = event["message"].removeprefix("Job ")
+                if done:
+                    break
+                try:
+                    time.sleep(0.5)
+                except KeyboardInterrupt:
+                    if (out / PAUSE_FILE).exists():
+                        raise
+                    (out / PAUSE_FILE).touch()
+                    err_console.print("[yellow]pausing after this step (Ctrl-C again to stop now)[/]")
+        except KeyboardInterrupt:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait()
+            raise
+        finally:
+            (out / PAUSE_FILE).unlink(missing_ok=True)
+    if process.returncode:
+        raise OpenRFTError(
+            errors[-1]
+            if errors
+            else f"the training processes failed (exit {process.returncode}); see {log_path}"
+        )
+    return status
 
 
 def train_command(
@@ -47,9 +242,25 @@ def train_command(
         typer.Option("--set", help="Hyperparameter key=value (docs/training.md); repeatable."),
     ] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Continue the job in this folder.")] = None,
+    response_format: Annotated[
+        Path | None, typer.Option("--response-format", help="OpenAI response_format JSON (json_schema).")
+    ] = None,
+    skip_preflight: Annotated[
+        bool, typer.Option("--skip-preflight", help="Start without sampling the base model first.")
+    ] = False,
+    allow_exploits: Annotated[
+        bool, typer.Option("--allow-exploits", help="Train even if the preflight finds a paying exploit.")
+    ] = False,
+    num_processes: Annotated[
+        int, typer.Option("--num-processes", min=1, help="Processes (GPUs) to train with, via accelerate.")
+    ] = 1,
+    accelerate_config: Annotated[
+        Path | None, typer.Option("--accelerate-config", help="accelerate config file (DeepSpeed, FSDP).")
+    ] = None,
+    worker: Annotated[bool, typer.Option("--worker", hidden=True)] = False,
 ) -> None:
     """Fine-tune a model with GRPO, the grader's score as the reward."""
-    from openrft.training import Hyperparameters, TrainConfig, parse_overrides, run_training
+    from openrft.training import JobControl, run_training
 
     if resume is not None:
         saved = resume / "job.json"
@@ -57,55 +268,41 @@ def train_command(
             raise InvalidRequestError(f"{resume} holds no job (job.json is missing)", param="resume")
         spec = json.loads(saved.read_text())
         out = resume
+        if skip_preflight or allow_exploits:
+            spec.update(preflight=spec.get("preflight", True) and not skip_preflight)
+            spec.update(allow_exploits=spec.get("allow_exploits", False) or allow_exploits)
     else:
-        missing = [
-            name
-            for name, v in (("--model", model), ("--train", train), ("--grader", grader), ("--out", out))
-            if not v
-        ]
-        if missing:
-            raise InvalidRequestError(f"missing {', '.join(missing)} (or use --resume DIR)")
-        spec = {
-            "model": model,
-            "train_file": str(train),
-            "valid_file": str(valid) if valid else None,
-            "grader": read_json_file(grader, "grader"),  # type: ignore[arg-type]
-            "hyperparameters": parse_overrides(set_ or []),
-        }
-        assert out is not None
+        spec = _job_spec(
+            model, train, valid, grader, out, set_ or [], response_format, skip_preflight, allow_exploits
+        )
+    assert out is not None
+    config = _config(spec, out)
+    if not worker:
+        from openrft.training._events import write_atomic
+
         out.mkdir(parents=True, exist_ok=True)
-        (out / "job.json").write_text(json.dumps(spec, indent=2) + "\n")
-    try:
-        hp = Hyperparameters(**spec["hyperparameters"])
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"][:1])
-        raise InvalidRequestError(
-            f"hyperparameters.{field}: {first.get('input')!r} is not valid ({first['msg']})",
-            param="hyperparameters",
-        ) from None
-    from openrft.data import load_rft_jsonl
+        write_atomic(out / "job.json", json.dumps(spec, indent=2) + "\n")
+    if accelerate_config is not None and not accelerate_config.is_file():
+        raise InvalidRequestError(f"--accelerate-config {accelerate_config}: no such file")
+    if not worker and (num_processes > 1 or accelerate_config is not None):
+        status = _launch(out, num_processes, accelerate_config)
+        _report(status, out, out / "best" if (out / "best").is_dir() else None)
+        return
+    control = JobControl()
+    if worker:
+        _watch_pause_file(out, control)
+        run_training(config, control=control)
+        return
+    with (
+        _ctrl_c_pauses(control),
+        Live(steps_table([], None), console=console, refresh_per_second=4) as live,
+    ):
+        result = run_training(config, control=control, on_event=_viewer(live))
+    _report(result.status, out, result.best_checkpoint)
 
-    load_rft_jsonl(Path(spec["train_file"]), split="train")  # every problem reported before training starts
-    if spec["valid_file"]:
-        load_rft_jsonl(Path(spec["valid_file"]), split="valid")
-    config = TrainConfig(
-        model=spec["model"],
-        train_file=Path(spec["train_file"]),
-        valid_file=Path(spec["valid_file"]) if spec["valid_file"] else None,
-        grader=spec["grader"],
-        out_dir=out,  # type: ignore[arg-type]
-        hyperparameters=hp,
-    )
-    rows: list[dict[str, Any]] = []
-    with Live(steps_table(rows, None), console=console, refresh_per_second=4) as live:
 
-        def on_event(event: dict[str, Any]) -> None:
-            if event["type"] == "metrics":
-                rows.append(event["data"])
-                live.update(steps_table(rows, event["data"]["total_steps"]))
-            elif event["level"] != "info":
-                console.print(f"[yellow]{event['message']}[/]")
-
-        result = run_training(config, on_event=on_event)
-    console.print(f"job {result.status}; best checkpoint: {result.best_checkpoint} (step {result.best_step})")
+def _report(status: str, out: Path, best: Path | None) -> None:
+    if status == "paused":
+        console.print(f"job paused; continue with: openrft train --resume {out}")
+    else:
+        console.print(f"job {status}; best checkpoint: {best}")

@@ -3,28 +3,54 @@
 >>> from openrft.training import TrainConfig, run_training
 >>> result = run_training(TrainConfig(model="smollm2-135m-instruct", train_file=Path("train.jsonl"),
 ...                                   grader=grader_json, out_dir=Path("runs/job")))
->>> result.best_checkpoint          # runs/job/best: loadable by openrft.models and by PEFT
+>>> result.best_checkpoint          # runs/job/best: loadable by openrft.models, transformers and PEFT
 
-Importing this package is cheap; TRL and torch load when a job starts.
+``run_training`` resumes by itself when ``out_dir`` holds a checkpoint; ``JobControl`` pauses
+or cancels it from another thread. Importing this package is cheap: TRL and torch load when
+a job starts. See docs/training.md.
 """
 
-from openrft.training._hyper import Hyperparameters, Resolved, parse_overrides, resolve
+from openrft.training._hyper import (
+    Hyperparameters,
+    Resolved,
+    parse_hyperparameters,
+    parse_overrides,
+    resolve,
+)
 
 __all__ = [
+    "EXPLOIT_LIMIT",
+    "GraderFailure",
     "Hyperparameters",
     "JobControl",
     "Resolved",
     "TrainConfig",
     "TrainResult",
+    "accelerate_command",
+    "parse_hyperparameters",
     "parse_overrides",
+    "read_metrics",
     "resolve",
+    "run_preflight",
     "run_training",
 ]
 
+_LAZY = {
+    "JobControl": "openrft.training._callback",
+    "TrainConfig": "openrft.training._runner",
+    "TrainResult": "openrft.training._runner",
+    "run_training": "openrft.training._runner",
+    "GraderFailure": "openrft.training._reward",
+    "read_metrics": "openrft.training._events",
+    "run_preflight": "openrft.training._preflight",
+    "EXPLOIT_LIMIT": "openrft.training._preflight",
+    "accelerate_command": "openrft.training._launch",
+}
+
 
 def __getattr__(name: str) -> object:
-    if name in {"JobControl", "TrainConfig", "TrainResult", "run_training"}:
-        from openrft.training import _callback, _runner
+    if name in _LAZY:
+        import importlib
 
-        return getattr(_runner, name, None) or getattr(_callback, name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(name)

@@ -1,14 +1,18 @@
-"""The TRL callback that turns each GRPO step into OpenAI's metrics event, validates the policy
-every ``eval_interval`` steps, asks for a checkpoint there, keeps the best three plus the
-latest, and obeys pause and cancel.
+"""The TRL callback that runs the job around GRPO's steps.
+
+Per step (hooks in the order the Trainer calls them):
+
+* ``on_step_end``: validate the policy every ``eval_interval`` steps (and at the last step)
+  through the evals engine; ask for a checkpoint there; honour pause and cancel (agreed
+  across processes, so that all of them stop at the same step).
+* ``on_log`` (TRL's logs for the step are ready): write the step's metrics event in
+  OpenAI's shape, its rollouts, and any reward-hacking alarm.
+* ``on_save``: record the checkpoint event and keep the best three plus the latest.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
-import shutil
-import statistics
 import threading
 import time
 from collections.abc import Sequence
@@ -18,12 +22,14 @@ from typing import Any
 from transformers import TrainerCallback
 
 from openrft.evals import Criterion, run_eval
+from openrft.graders import GraderRuntime
 from openrft.models import GenerationOptions, LocalBackend, LocalChatModel
+from openrft.training import _checkpoints
+from openrft.training._alarms import check_alarms
 from openrft.training._events import EventLog
 from openrft.training._hyper import Resolved
+from openrft.training._metrics import ValidStats, rollout_groups, step_metrics
 from openrft.training._reward import GraderReward
-
-KEEP_BEST = 3
 
 
 class JobControl:
@@ -38,7 +44,7 @@ class JobControl:
         self._pause.set()
 
     def cancel(self) -> None:
-        """Stop after the current step with status ``cancelled``."""
+        """Stop after the current step with status ``cancelled`` (no checkpoint)."""
         self._cancel.set()
 
     @property
@@ -56,101 +62,78 @@ class JobCallback(TrainerCallback):
         *,
         hp: Resolved,
         reward: GraderReward,
-        criteria: Sequence[Criterion],
+        criterion: Criterion,
         valid_rows: Sequence[Any],
         log: EventLog,
         control: JobControl,
         checkpoints_dir: Path,
-        temperature: float,
-        seed: int,
+        options: GenerationOptions,
+        runtime: GraderRuntime,
+        history: list[dict[str, Any]],
+        score_scale: float = 1.0,
     ):
         self.hp = hp
         self.reward = reward
-        self.criteria = list(criteria)
+        self.criterion = criterion
         self.valid_rows = list(valid_rows)
         self.log = log
         self.job = control
         self.checkpoints_dir = checkpoints_dir
-        self.temperature = temperature
-        self.seed = seed
-        self.scores_path = checkpoints_dir / "scores.json"
+        self.options = options
+        self.runtime = runtime
+        self.history = history
+        """Metrics of the steps so far (a resumed job's come from ``metrics.jsonl``)."""
+        self.score_scale = score_scale
+        self.trainer: Any = None
+        """Set once the trainer exists: validation unwraps its (possibly sharded) model."""
         self._step_started = time.perf_counter()
-        self._last_valid: float | None = None
+        self._pending: dict[str, Any] | None = None
+        self._stop: tuple[bool, bool] = (False, False)
 
-    # --- helpers ---
-    def _validate(self, model: Any, tokenizer: Any, step: int) -> dict[str, Any] | None:
+    # --- validation ---
+    def _validate(self, model: Any, tokenizer: Any, step: int) -> ValidStats | None:
         if not self.valid_rows:
             return None
+        started = time.perf_counter()
+        trainer = self.trainer
+        if trainer is None:
+            return self._sample_valid(model, tokenizer, step, started)
+        from trl.models.utils import unwrap_model_for_generation
+
+        # Every process enters (ZeRO-3 and FSDP gather weights collectively); the main one samples.
+        with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as unwrapped:
+            stats = self._sample_valid(unwrapped, tokenizer, step, started) if self.log.writer else None
+        return stats
+
+    def _sample_valid(self, model: Any, tokenizer: Any, step: int, started: float) -> ValidStats:
         policy = LocalBackend(LocalChatModel.from_loaded(model, tokenizer, name="policy"), name="policy")
         options = GenerationOptions(
-            temperature=self.temperature, max_tokens=self.hp.max_completion_length, seed=self.seed + step
+            temperature=self.options.temperature,
+            max_tokens=self.options.max_tokens,
+            seed=(self.options.seed or 0) + step,
+            response_format=self.options.response_format,
         )
         result = asyncio.run(
-            run_eval(policy, self.valid_rows, self.criteria, n_runs=self.hp.eval_samples, options=options)
+            run_eval(
+                policy,
+                self.valid_rows,
+                [self.criterion],
+                n_runs=self.hp.eval_samples,
+                options=options,
+                runtime=self.runtime,
+            )
         )
-        summary = result.summary()["models"]["policy"]
-        return {
-            "valid_reward_mean": summary["mean"],
-            "valid_reasoning_tokens_mean": summary["tokens"]["reasoning_mean"],
-            "valid_completion_tokens_mean": summary["tokens"]["completion_mean"],
-            "valid_errors": summary["errors"],
-            "valid_criteria": {k: v["mean"] for k, v in summary["criteria"].items()},
-        }
+        return ValidStats.from_records(result.records, self.criterion.name, time.perf_counter() - started)
 
-    def _metrics(self, step: int, seconds: float, valid: dict[str, Any] | None, eval_seconds: float) -> dict:
-        g = self.reward.last
-        n = max(1, len(g.rewards))
-        train_mean = statistics.fmean(g.rewards) if g.rewards else 0.0
-        grader = self.reward.grader
-        graders = [{"name": grader.name, "type": grader.type, "train_reward_mean": train_mean}]
-        graders += [
-            {"name": k, "type": "sub", "train_reward_mean": statistics.fmean(v)}
-            for k, v in g.sub_rewards.items()
-        ]
-        if valid:
-            graders[0]["valid_reward_mean"] = valid["valid_reward_mean"]
-        errors = {"name": grader.name, "type": grader.type}
-        for flag, count in g.errors.items():
-            errors[f"train_{flag}_mean"] = count / n
-            errors[f"train_{flag}_count"] = count
-        for flag, count in (valid or {}).get("valid_errors", {}).items():
-            errors[f"valid_{flag}_count"] = count
-        lengths = [len(t) for t in g.texts]
-        return {
-            "step": step,
-            "total_steps": self.hp.total_steps,
-            "scores": {
-                "train_reward_mean": train_mean,
-                "valid_reward_mean": valid["valid_reward_mean"] if valid else None,
-                "graders": graders,
-            },
-            "errors": {"graders": [errors]},
-            "timing": {
-                "step": {
-                    "sampling_and_training": max(0.0, seconds - g.seconds - eval_seconds),
-                    "grading": g.seconds,
-                    "eval": eval_seconds,
-                    "full_iteration": seconds,
-                },
-                "graders": [
-                    {"name": grader.name, "type": grader.type, "train_execution_latency_mean": g.latency_mean}
-                ],
-            },
-            "train_mean_reward": train_mean,
-            "full_valid_mean_reward": valid["valid_reward_mean"] if valid else None,
-            "completion_chars_mean": statistics.fmean(lengths) if lengths else 0.0,
-            "valid_reasoning_tokens_mean": valid["valid_reasoning_tokens_mean"] if valid else None,
-            "zero_variance_group_fraction": g.zero_variance_fraction(),
-            "grader_error_rate": g.errored_samples / n,
-        }
+    def _agreed_stop(self, args: Any) -> tuple[bool, bool]:
+        """(pause, cancel) as any process asked: all of them must stop at the same step."""
+        flags = (self.job.paused, self.job.cancelled)
+        if getattr(args, "world_size", 1) > 1:
+            from accelerate.utils import gather_object
 
-    def _record_checkpoint(self, step: int, valid: float | None, train: float) -> None:
-        scores = json.loads(self.scores_path.read_text()) if self.scores_path.exists() else {}
-        scores[str(step)] = {"valid_reward_mean": valid, "train_reward_mean": train}
-        self.scores_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.scores_path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(scores, indent=1))
-        tmp.replace(self.scores_path)
+            everyone = gather_object([flags])
+            flags = (any(p for p, _ in everyone), any(c for _, c in everyone))
+        return flags
 
     # --- TRL hooks ---
     def on_step_begin(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
@@ -158,52 +141,78 @@ class JobCallback(TrainerCallback):
 
     def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         step = state.global_step
-        valid, eval_seconds = None, 0.0
+        grades = self.reward.last
+        trained = time.perf_counter()
         at_interval = step % self.hp.eval_interval == 0 or step >= self.hp.total_steps
-        stopping = self.job.paused or self.job.cancelled
-        if at_interval:
-            started = time.perf_counter()
-            valid = self._validate(kwargs["model"], kwargs["processing_class"], step)
-            eval_seconds = time.perf_counter() - started
-        metrics = self._metrics(step, time.perf_counter() - self._step_started, valid, eval_seconds)
-        message = f"Step {step}/{self.hp.total_steps}, train mean reward={metrics['train_mean_reward']:.3f}"
-        if valid:
-            message += f", full validation mean reward={valid['valid_reward_mean']:.3f}"
-        self.log.metrics(metrics, message)
-        if at_interval or (self.job.paused and not self.job.cancelled):
-            self._record_checkpoint(
-                step, valid["valid_reward_mean"] if valid else None, metrics["train_mean_reward"]
-            )
+        valid = self._validate(kwargs["model"], kwargs["processing_class"], step) if at_interval else None
+        pause, cancel = self._stop = self._agreed_stop(args)
+        self._pending = {
+            "step": step,
+            "grades": grades,
+            "valid": valid,
+            "timing": {
+                "sampling": max(0.0, grades.started - self._step_started),
+                "grading": grades.seconds,
+                "training": max(0.0, trained - grades.started - grades.seconds),
+                "eval": valid.seconds if valid else 0.0,
+            },
+        }
+        if at_interval or (pause and not cancel):
+            if self.log.writer:
+                _checkpoints.record_score(
+                    self.checkpoints_dir,
+                    step,
+                    valid=valid.reward_mean if valid else None,
+                    train=sum(grades.rewards) / max(1, len(grades.rewards)),
+                )
             control.should_save = True
-        if stopping:
+        if pause or cancel:
             control.should_training_stop = True
 
+    def on_log(
+        self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+    ) -> None:
+        pending, self._pending = self._pending, None
+        if pending is None or pending["step"] != state.global_step:
+            return  # the end-of-training summary, or a log with no step behind it
+        timing = {**pending["timing"], "full_iteration": time.perf_counter() - self._step_started}
+        metrics = step_metrics(
+            step=pending["step"],
+            total_steps=self.hp.total_steps,
+            grader=self.reward.grader,
+            grades=pending["grades"],
+            valid=pending["valid"],
+            timing=timing,
+            trl_logs=logs or {},
+        )
+        self.history.append(metrics)
+        metrics["alarms"] = check_alarms(self.history, scale=self.score_scale)
+        message = (
+            f"Step {metrics['step']}/{self.hp.total_steps}, "
+            f"train mean reward={metrics['train_mean_reward']:.3f}"
+        )
+        if pending["valid"] is not None:
+            message += (
+                f", full validation mean reward={metrics['full_valid_mean_reward']:.3f}"
+                f", full validation mean parse error={metrics['full_valid_mean_parse_error']:.2f}"
+            )
+        self.log.metrics(metrics, message)
+        self.log.rollouts(metrics["step"], rollout_groups(pending["grades"]))
+        for alarm in metrics["alarms"]:
+            self.log.emit(
+                f"Reward hacking alarm ({alarm['alarm']}) at step {metrics['step']}: {alarm['message']}",
+                level="warn",
+                data={"step": metrics["step"], **alarm},
+            )
+
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-        prune_checkpoints(self.checkpoints_dir, latest=state.global_step)
-
-
-def prune_checkpoints(folder: Path, *, latest: int) -> None:
-    """Keep the best ``KEEP_BEST`` checkpoints by valid reward, plus the latest."""
-    scores_path = folder / "scores.json"
-    scores = json.loads(scores_path.read_text()) if scores_path.exists() else {}
-    ranked = sorted(
-        (int(s) for s, v in scores.items() if v.get("valid_reward_mean") is not None),
-        key=lambda s: (-scores[str(s)]["valid_reward_mean"], -s),
-    )
-    keep = set(ranked[:KEEP_BEST]) | {latest}
-    for path in folder.glob("checkpoint-*"):
-        step = int(path.name.rsplit("-", 1)[1])
-        if step not in keep:
-            shutil.rmtree(path, ignore_errors=True)
-
-
-def best_checkpoint(folder: Path) -> tuple[int, Path] | None:
-    """The kept checkpoint with the highest valid reward (else the latest)."""
-    scores_path = folder / "scores.json"
-    scores = json.loads(scores_path.read_text()) if scores_path.exists() else {}
-    present = {int(p.name.rsplit("-", 1)[1]): p for p in folder.glob("checkpoint-*") if p.is_dir()}
-    if not present:
-        return None
-    rated = [s for s in present if (scores.get(str(s)) or {}).get("valid_reward_mean") is not None]
-    step = max(rated, key=lambda s: (scores[str(s)]["valid_reward_mean"], s)) if rated else max(present)
-    return step, present[step]
+        if not self.log.writer:
+            return
+        step = state.global_step
+        path = self.checkpoints_dir / f"{_checkpoints.PREFIX}{step}"
+        score = _checkpoints.read_scores(self.checkpoints_dir).get(step) or {}
+        self.log.emit(
+            f"Checkpoint saved at step {step}",
+            data={"step": step, "checkpoint": str(path), "metrics": {"step": step, **score}},
+        )
+        _checkpoints.prune(self.checkpoints_dir, latest=step)

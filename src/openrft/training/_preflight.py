@@ -1,25 +1,36 @@
-"""Preflight: before any GPU-hour is spent, does the grader pay for trivial exploits?
+"""Preflight: before any training step, is there something to learn, and does the grader pay for tricks?
 
-Each exploit is an answer that needs no skill: the empty answer, the prompt echoed back, a
-very long answer, and every label at once (all the distinct ``reference_answer`` values,
-which a grader that checks "contains" would accept). Each is graded on a sample of training
-items; when any averages ``EXPLOIT_LIMIT`` or more, training would teach the exploit, and
-the job refuses to start unless told otherwise (``allow_exploits``).
+On a seeded sample of up to :data:`PREFLIGHT_ITEMS` training items:
+
+1. **The base model** answers each prompt ``generations`` times (the GRPO group). The
+   *learnable-prompt fraction* is the share of prompts whose answers got different rewards:
+   GRPO learns only from those. Zero means training would stand still.
+2. **Trivial exploits** are graded: the empty answer, the prompt echoed back, a very long
+   answer (:data:`LONG_ANSWER_WORDS` words), and every label at once (the distinct
+   ``reference_answer`` values joined, or a label_model grader's labels, when there are 2 to
+   200). An exploit whose mean reward reaches :data:`EXPLOIT_LIMIT` of the grader's score
+   range (0.5 on [0, 1]) is one the policy would learn: the job refuses to start unless told
+   to go on (``allow_exploits``). An exploit that beats the base model's mean is a warning.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import statistics
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.graders import Grader, GraderRuntime, grade_batch_async
+from openrft.evals import make_criterion, run_eval, score_range
+from openrft.graders import Grader, GraderRuntime, LabelModelGrader, MultiGrader, grade_batch_async
+from openrft.models import GenerationOptions, SamplingBackend
 
 EXPLOIT_LIMIT = 0.5
-SAMPLE_ITEMS = 32
+PREFLIGHT_ITEMS = 16
 LONG_ANSWER_WORDS = 2000
+MAX_LABELS = 200
 
 
 def _prompt_text(messages: Sequence[Any]) -> str:
@@ -32,49 +43,160 @@ def _long(text: str) -> str:
     return " ".join(words[i % len(words)] for i in range(LONG_ANSWER_WORDS))
 
 
-def exploits(rows: Sequence[Any]) -> dict[str, list[str]]:
+def answer_labels(grader: Grader, rows: Sequence[Any]) -> list[str]:
+    """The label set: distinct scalar ``reference_answer`` values, else a label_model's labels."""
+    labels = {
+        str(r.item["reference_answer"])
+        for r in rows
+        if isinstance(r.item.get("reference_answer"), str | int | float | bool)
+    }
+    if not labels:
+        subs = grader.graders.values() if isinstance(grader, MultiGrader) else [grader]
+        labels = {label for g in subs if isinstance(g, LabelModelGrader) for label in g.labels}
+    return sorted(labels)
+
+
+def exploits(rows: Sequence[Any], labels: Sequence[str] = ()) -> dict[str, list[str]]:
     """The exploit answers for each row, by exploit name."""
-    labels = sorted({str(r.item["reference_answer"]) for r in rows if "reference_answer" in r.item})
     out = {
         "empty answer": ["" for _ in rows],
         "prompt echoed back": [_prompt_text(r.messages) for r in rows],
         "very long answer": [_long(_prompt_text(r.messages)) for r in rows],
     }
-    if 1 < len(labels) <= 200:
+    if 1 < len(labels) <= MAX_LABELS:
         out["every label at once"] = [", ".join(labels) for _ in rows]
     return out
 
 
+def choose_items(rows: Sequence[Any], seed: int, k: int = PREFLIGHT_ITEMS) -> list[Any]:
+    """A seeded sample of ``k`` rows (all of them when there are fewer), in file order."""
+    picked = sorted(random.Random(seed).sample(range(len(rows)), min(k, len(rows))))
+    return [rows[i] for i in picked]
+
+
 async def score_exploits(
-    grader: Grader, rows: Sequence[Any], *, runtime: GraderRuntime | None = None
+    grader: Grader, rows: Sequence[Any], *, labels: Sequence[str] = (), runtime: GraderRuntime | None = None
 ) -> dict[str, float]:
-    """Mean reward of each exploit on (up to ``SAMPLE_ITEMS``) training rows."""
-    sample = list(rows[:SAMPLE_ITEMS])
+    """Mean reward of each exploit on ``rows``."""
     scores = {}
-    for name, answers in exploits(sample).items():
-        responses = await grade_batch_async(
-            grader, [(a, dict(r.item)) for a, r in zip(answers, sample, strict=True)], runtime=runtime
-        )
+    for name, answers in exploits(rows, labels).items():
+        pairs = [(a, dict(r.item)) for a, r in zip(answers, rows, strict=True)]
+        responses = await grade_batch_async(grader, pairs, runtime=runtime)
         scores[name] = statistics.fmean(r.reward for r in responses)
     return scores
 
 
-def check_exploits(scores: dict[str, float], *, allow: bool = False) -> list[str]:
-    """Warnings for exploits at or above the limit; raises unless ``allow``."""
-    bad = [f"{name} scores {value:.2f}" for name, value in scores.items() if value >= EXPLOIT_LIMIT]
-    if bad and not allow:
+async def sample_base(
+    backend: SamplingBackend,
+    grader: Grader,
+    rows: Sequence[Any],
+    *,
+    generations: int,
+    options: GenerationOptions,
+    runtime: GraderRuntime | None = None,
+) -> dict[str, Any]:
+    """The base model's rewards on ``rows`` with ``generations`` answers each, and what GRPO can use."""
+    criterion = make_criterion(grader)
+    result = await run_eval(backend, rows, [criterion], n_runs=generations, options=options, runtime=runtime)
+    by_item: dict[int, list[float]] = {}
+    for r in result.records:
+        by_item.setdefault(r.item_index, []).append(r.score)
+    learnable = sum(len(set(v)) > 1 for v in by_item.values())
+    n = max(1, len(result.records))
+    return {
+        "reward_mean": statistics.fmean(r.score for r in result.records),
+        "learnable_fraction": learnable / max(1, len(by_item)),
+        "learnable_prompts": learnable,
+        "completion_tokens_mean": sum(r.completion_tokens for r in result.records) / n,
+        "truncated_fraction": sum(r.finish_reason == "length" for r in result.records) / n,
+        "errored_fraction": sum(r.errored for r in result.records) / n,
+    }
+
+
+def check_exploits(
+    scores: dict[str, float],
+    *,
+    allow: bool = False,
+    bounds: tuple[float, float] = (0.0, 1.0),
+    base_mean: float | None = None,
+) -> tuple[list[str], list[str]]:
+    """(flagged exploits, warnings); raises for a flagged exploit unless ``allow``."""
+    low, high = bounds
+    width = (high - low) or 1.0
+    flagged = [name for name, value in scores.items() if (value - low) / width >= EXPLOIT_LIMIT]
+    described = "; ".join(f"{name} scores {scores[name]:.2f}" for name in flagged)
+    if flagged and not allow:
         raise InvalidRequestError(
-            "preflight: the grader rewards answers that need no skill ("
-            + "; ".join(bad)
-            + f", limit {EXPLOIT_LIMIT}); training would learn the exploit. Fix the grader, or "
-            "override with hyperparameter allow_exploits=true",
+            f"preflight: the grader rewards answers that need no skill ({described}; limit "
+            f"{EXPLOIT_LIMIT:.0%} of the score range {low:g}..{high:g}); training would learn the exploit. "
+            "Fix the grader, or override with --allow-exploits (TrainConfig.allow_exploits)",
             param="grader",
             code="grader_exploitable",
         )
-    return bad
+    warnings = [f"allowed although exploitable: {described}"] if flagged else []
+    if base_mean is not None:
+        warnings += [
+            f"{name} ({value:.2f}) scores above the base model ({base_mean:.2f})"
+            for name, value in scores.items()
+            if name not in flagged and value > base_mean
+        ]
+    return flagged, warnings
 
 
-def run_preflight(grader: Grader, rows: Sequence[Any], *, allow: bool = False) -> dict[str, Any]:
-    """Score the exploits and check them (synchronous wrapper for the CLI and jobs)."""
-    scores = asyncio.run(score_exploits(grader, rows))
-    return {"exploits": scores, "warnings": check_exploits(scores, allow=allow)}
+def run_preflight(
+    grader: Grader,
+    rows: Sequence[Any],
+    *,
+    backend: SamplingBackend | None = None,
+    generations: int = 8,
+    options: GenerationOptions | None = None,
+    allow: bool = False,
+    runtime: GraderRuntime | None = None,
+    items: int = PREFLIGHT_ITEMS,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The preflight report (JSON-ready); without ``backend`` only the exploits are scored.
+
+    Raises :class:`InvalidRequestError` (code ``grader_exploitable``) for an exploit at the
+    limit unless ``allow``.
+    """
+    started = time.perf_counter()
+    sample = choose_items(rows, seed, items)
+    bounds = score_range(grader) or (0.0, 1.0)
+
+    async def both() -> tuple[dict[str, float], dict[str, Any] | None]:
+        scores = await score_exploits(grader, sample, labels=answer_labels(grader, rows), runtime=runtime)
+        base = None
+        if backend is not None:
+            base = await sample_base(
+                backend,
+                grader,
+                sample,
+                generations=generations,
+                options=options or GenerationOptions(),
+                runtime=runtime,
+            )
+        return scores, base
+
+    scores, base = asyncio.run(both())
+    flagged, warnings = check_exploits(
+        scores, allow=allow, bounds=bounds, base_mean=base["reward_mean"] if base else None
+    )
+    if base is not None and base["errored_fraction"] > 0:
+        warnings.append(f"grader errors on {base['errored_fraction']:.0%} of the base model's answers")
+    if base is not None and base["learnable_prompts"] == 0:
+        warnings.append(
+            f"no prompt got different rewards across its {generations} answers: GRPO has nothing to "
+            "learn from yet (raise compute_multiplier or temperature, or make the grader give partial credit)"
+        )
+    return {
+        "items": len(sample),
+        "generations": generations if backend is not None else 0,
+        "score_range": list(bounds),
+        "exploit_limit": EXPLOIT_LIMIT,
+        "exploits": scores,
+        "flagged": flagged,
+        "base": base,
+        "warnings": warnings,
+        "seconds": time.perf_counter() - started,
+    }

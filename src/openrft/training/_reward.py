@@ -1,9 +1,11 @@
 """The grader batch API as a TRL reward function, recording what each step's grading saw.
 
 TRL calls ``reward(prompts, completions, completion_ids, **columns)`` once per generation
-batch, prompts repeated once per completion of their group. A grader error gives that
-sample reward 0 (the grader already does) and is counted; a step whose error share is above
-``max_error_rate`` raises :class:`GraderFailure` with sample tracebacks, which fails the job.
+batch on every process, each with its own slice (prompts repeated once per completion of
+their group). A grader error gives that sample reward 0 (OpenAI's rule) and is counted.
+When more than ``max_error_rate`` of the samples graded over the last ``window`` steps hit
+errors, :class:`GraderFailure` is raised (on every process at once) with sample tracebacks,
+which fails the job before the step's update.
 """
 
 from __future__ import annotations
@@ -13,43 +15,103 @@ import json
 import statistics
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from openrft.errors import OpenRFTError
 from openrft.graders import Grader, GraderRuntime, RunGraderResponse, grade_batch_async, make_sample
+from openrft.models import count_reasoning_tokens
 
 ITEM_COLUMN = "openrft_item"
 """Dataset column holding each row's item as JSON (TRL passes extra columns to rewards)."""
+MAX_EXAMPLES = 3
 
 
 class GraderFailure(OpenRFTError):
-    """Too many grader errors in one step: the job stops with examples."""
+    """Too many grader errors: the job stops, with examples."""
+
+    type = "server_error"
+    status_code = 500
 
 
 @dataclass
 class StepGrades:
-    """Everything one step's grading produced, for metrics and the rollout log."""
+    """Everything one step's grading produced (all processes merged), in TRL's batch order."""
 
+    group_size: int = 1
     prompts: list[Any] = field(default_factory=list)
     items: list[dict[str, Any]] = field(default_factory=list)
     texts: list[str] = field(default_factory=list)
     rewards: list[float] = field(default_factory=list)
-    sub_rewards: dict[str, list[float]] = field(default_factory=dict)
-    errors: Counter[str] = field(default_factory=Counter)
-    errored_samples: int = 0
-    latency_mean: float = 0.0
+    sub_rewards: list[dict[str, float]] = field(default_factory=list)
+    errors: list[list[str]] = field(default_factory=list)
+    error_details: list[str | None] = field(default_factory=list)
+    completion_tokens: list[int] = field(default_factory=list)
+    reasoning_tokens: list[int] = field(default_factory=list)
+    truncated: list[bool] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    judge_usage: dict[str, dict[str, int]] = field(default_factory=dict)
+    started: float = 0.0
+    """``time.perf_counter()`` when grading began (the end of sampling)."""
     seconds: float = 0.0
+
+    @classmethod
+    def merge(cls, parts: Sequence[StepGrades]) -> StepGrades:
+        """One record from every process's record, in process order (TRL's global order)."""
+        out = cls(group_size=parts[0].group_size, started=min(p.started for p in parts))
+        out.seconds = max(p.started + p.seconds for p in parts) - out.started
+        for part in parts:
+            for name in (
+                "prompts",
+                "items",
+                "texts",
+                "rewards",
+                "sub_rewards",
+                "errors",
+                "error_details",
+                "completion_tokens",
+                "reasoning_tokens",
+                "truncated",
+                "latencies",
+            ):
+                getattr(out, name).extend(getattr(part, name))
+            for model, usage in part.judge_usage.items():
+                total = out.judge_usage.setdefault(model, Counter())
+                total.update(usage)
+        out.judge_usage = {m: dict(u) for m, u in out.judge_usage.items()}
+        return out
+
+    @property
+    def errored(self) -> int:
+        return sum(bool(e) for e in self.errors)
+
+    def groups(self) -> list[range]:
+        """Index ranges of each prompt's completions (consecutive, ``group_size`` each)."""
+        n = len(self.rewards)
+        return [range(i, min(i + self.group_size, n)) for i in range(0, n, self.group_size)]
 
     def zero_variance_fraction(self) -> float:
         """Share of prompts whose completions all got the same reward (GRPO learns nothing there)."""
-        groups: dict[str, list[float]] = defaultdict(list)
-        for prompt, reward in zip(self.prompts, self.rewards, strict=True):
-            groups[json.dumps(prompt, sort_keys=True)].append(reward)
+        groups = self.groups()
         if not groups:
             return 0.0
-        return sum(len(set(v)) == 1 for v in groups.values()) / len(groups)
+        return sum(len({self.rewards[i] for i in g}) == 1 for g in groups) / len(groups)
+
+    def advantages(self) -> list[float]:
+        """Each completion's reward minus its group's mean, over the group's std (TRL's default)."""
+        out = [0.0] * len(self.rewards)
+        for g in self.groups():
+            values = [self.rewards[i] for i in g]
+            mean = statistics.fmean(values)
+            std = statistics.stdev(values) if len(values) > 1 else 0.0
+            for i in g:
+                out[i] = (self.rewards[i] - mean) / (std + 1e-4)
+        return out
+
+    def error_counts(self) -> Counter[str]:
+        return Counter(flag for flags in self.errors for flag in flags)
 
 
 def _text(completion: Any) -> str:
@@ -58,76 +120,141 @@ def _text(completion: Any) -> str:
     return str(completion)
 
 
-class GraderReward:
-    """Callable reward for ``GRPOTrainer(reward_funcs=[...])`` backed by one grader."""
+def _detail(response: RunGraderResponse) -> str | None:
+    e = response.errors
+    if not e.raised():
+        return None
+    return (
+        e.python_grader_runtime_error_details
+        or e.model_grader_server_error_details
+        or e.python_grader_server_error_type
+        or ", ".join(e.raised())
+    )
 
-    def __init__(self, grader: Grader, *, runtime: GraderRuntime, max_error_rate: float, model_name: str):
+
+Gather = Callable[[StepGrades], list[StepGrades]]
+
+
+class GraderReward:
+    """Callable reward for ``GRPOTrainer(reward_funcs=[...])`` backed by one grader.
+
+    Args:
+        grader: the parsed grader.
+        runtime: sandbox pools and judge clients, shared with validation and the preflight.
+        max_error_rate: the share of errored samples in the window that fails the job.
+        window: steps in that window.
+        model_name: ``sample.model`` for the grader.
+        group_size: completions per prompt.
+        tokenizer: decodes completion ids to count reasoning tokens.
+        gather: merges the processes' records (every process gets all); single process: itself.
+    """
+
+    def __init__(
+        self,
+        grader: Grader,
+        *,
+        runtime: GraderRuntime,
+        max_error_rate: float,
+        window: int,
+        model_name: str,
+        group_size: int,
+        tokenizer: Any = None,
+        gather: Gather | None = None,
+    ):
         self.__name__ = grader.name  # TRL names the logged reward after this
         self.grader = grader
         self.runtime = runtime
         self.max_error_rate = max_error_rate
         self.model_name = model_name
-        self.last = StepGrades()
+        self.group_size = group_size
+        self.tokenizer = tokenizer
+        self.gather = gather or (lambda grades: [grades])
+        self.window: deque[tuple[int, int]] = deque(maxlen=window)
+        """(errored, graded) per recent step; a resumed job refills it from ``metrics.jsonl``."""
+        self.last = StepGrades(group_size=group_size)
         # One long-lived loop: sandbox pools and judge clients stay warm between steps.
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="openrft-grading", daemon=True)
         self._thread.start()
 
     def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float]:
-        texts = [_text(c) for c in completions]
-        items = [json.loads(raw) for raw in columns.get(ITEM_COLUMN) or ["{}"] * len(texts)]
-        pairs = [(make_sample(t, model=self.model_name), item) for t, item in zip(texts, items, strict=True)]
         started = time.perf_counter()
+        texts = [_text(c) for c in completions]
+        ids: list[list[int]] = [list(map(int, c)) for c in columns.get("completion_ids") or [[]] * len(texts)]
+        items = [json.loads(raw) for raw in columns.get(ITEM_COLUMN) or ["{}"] * len(texts)]
+        truncated = [self._truncated(c) for c in ids]
+        pairs = [
+            (make_sample(t, model=self.model_name, finish_reason="length" if cut else "stop"), item)
+            for t, item, cut in zip(texts, items, truncated, strict=True)
+        ]
         future = asyncio.run_coroutine_threadsafe(
             grade_batch_async(self.grader, pairs, runtime=self.runtime), self._loop
         )
         responses = future.result()
-        self.last = self._record(prompts, items, texts, responses, time.perf_counter() - started)
-        self._check_errors(responses, texts)
+        local = self._record(prompts, items, texts, ids, truncated, responses, started)
+        self.last = StepGrades.merge(self.gather(local))
+        self._check_errors()
         return [r.reward for r in responses]
+
+    def _truncated(self, ids: list[int]) -> bool:
+        eos = getattr(self.tokenizer, "eos_token_id", None)
+        return eos is not None and (not ids or ids[-1] != eos)
+
+    def _reasoning(self, ids: list[int]) -> int:
+        if self.tokenizer is None or not ids:
+            return 0
+        return count_reasoning_tokens(
+            ids, lambda x: self.tokenizer.decode(list(x), skip_special_tokens=False)
+        )
 
     def _record(
         self,
         prompts: list[Any],
         items: list[dict[str, Any]],
         texts: list[str],
+        ids: list[list[int]],
+        truncated: list[bool],
         responses: list[RunGraderResponse],
-        seconds: float,
+        started: float,
     ) -> StepGrades:
-        subs: dict[str, list[float]] = defaultdict(list)
+        usage: dict[str, Counter[str]] = {}
         for r in responses:
-            for key, value in r.sub_rewards.items():
-                subs[key].append(float(value))
+            for model, tokens in r.model_grader_token_usage_per_model.items():
+                usage.setdefault(model, Counter()).update(tokens.model_dump())
         return StepGrades(
+            group_size=self.group_size,
             prompts=list(prompts),
             items=items,
             texts=texts,
-            rewards=[r.reward for r in responses],
-            sub_rewards=dict(subs),
-            errors=Counter(flag for r in responses for flag in r.errors.raised()),
-            errored_samples=sum(bool(r.errors.raised()) for r in responses),
-            latency_mean=statistics.fmean(r.metadata.execution_time for r in responses) if responses else 0.0,
-            seconds=seconds,
+            rewards=[float(r.reward) for r in responses],
+            sub_rewards=[{k: float(v) for k, v in r.sub_rewards.items()} for r in responses],
+            errors=[r.errors.raised() for r in responses],
+            error_details=[_detail(r) for r in responses],
+            completion_tokens=[len(c) for c in ids],
+            reasoning_tokens=[self._reasoning(c) for c in ids],
+            truncated=truncated,
+            latencies=[r.metadata.execution_time for r in responses],
+            judge_usage={m: dict(u) for m, u in usage.items()},
+            started=started,
+            seconds=time.perf_counter() - started,
         )
 
-    def _check_errors(self, responses: list[RunGraderResponse], texts: list[str]) -> None:
-        share = self.last.errored_samples / max(1, len(responses))
+    def _check_errors(self) -> None:
+        g = self.last
+        self.window.append((g.errored, len(g.rewards)))
+        errored, graded = (sum(x) for x in zip(*self.window, strict=True))
+        share = errored / max(1, graded)
         if share <= self.max_error_rate:
             return
-        examples = []
-        for r, text in zip(responses, texts, strict=True):
-            if r.errors.raised() and len(examples) < 3:
-                detail = (
-                    r.errors.python_grader_runtime_error_details
-                    or r.errors.model_grader_server_error_details
-                    or r.errors.python_grader_server_error_type
-                    or ", ".join(r.errors.raised())
-                )
-                examples.append(f"--- sample {text[:80]!r}:\n{detail}")
+        examples = [
+            f"--- sample {text[:80]!r}:\n{detail}"
+            for text, detail in zip(g.texts, g.error_details, strict=True)
+            if detail is not None
+        ][:MAX_EXAMPLES]
         raise GraderFailure(
-            f"grader errors on {share:.0%} of this step's samples (limit {self.max_error_rate:.0%}: "
-            f"hyperparameter max_grader_error_rate); errors: {dict(self.last.errors)}\n"
-            + "\n".join(examples),
+            f"grader errors on {share:.0%} of the last {len(self.window)} step(s)' samples "
+            f"({errored}/{graded}; limit {self.max_error_rate:.0%}, hyperparameter max_grader_error_rate); "
+            f"errors by type: {dict(g.error_counts())}\n" + "\n".join(examples),
             code="grader_error_rate",
         )
 

@@ -1,16 +1,15 @@
 """``run_training``: one RFT job, read top to bottom as its timeline.
 
-load data → load the policy → grader as reward → GRPO (TRL) with validation, checkpoints
-and the events log → export the best checkpoint to ``OUT/best``. A folder that already
-holds checkpoints is resumed from the latest one (optimizer, scheduler, RNG and data order
-come back through TRL's own checkpoint format).
+check the inputs → find the resume point → load the policy → preflight → grader as reward →
+GRPO (TRL) with validation, checkpoints, metrics and alarms → export the best checkpoint
+to ``OUT/best``. A folder that already holds a checkpoint is resumed from the latest one.
+Under ``accelerate launch`` every process runs this; only the main one writes the record.
 """
 
 from __future__ import annotations
 
 import json
-import logging
-import shutil
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,22 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from openrft.config import Settings
-from openrft.errors import InvalidRequestError
-from openrft.evals import make_criteria, prompt_messages
-from openrft.graders import GraderRuntime, validate_grader
-from openrft.training._callback import JobCallback, JobControl, best_checkpoint
-from openrft.training._events import EventLog, OnEvent
+from openrft.errors import InvalidRequestError, OpenRFTError
+from openrft.evals import make_criterion, prompt_messages, score_range
+from openrft.graders import Grader, GraderRuntime, validate_grader
+from openrft.models import GenerationOptions
+from openrft.training import _checkpoints
+from openrft.training._callback import JobCallback, JobControl
+from openrft.training._events import EventLog, OnEvent, read_metrics, write_atomic
 from openrft.training._hyper import Hyperparameters, Resolved, resolve
-from openrft.training._reward import ITEM_COLUMN, GraderFailure, GraderReward
-
-log = logging.getLogger(__name__)
-_TRAINER_STATE_FILES = (
-    "optimizer.pt",
-    "scheduler.pt",
-    "rng_state.pth",
-    "trainer_state.json",
-    "training_args.bin",
-)
+from openrft.training._reward import ITEM_COLUMN, GraderReward
 
 
 @dataclass
@@ -47,6 +39,11 @@ class TrainConfig:
     valid_file: Path | None = None
     hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
     response_format: dict[str, Any] | None = None
+    """OpenAI's ``response_format`` (``json_schema``): rollouts and validation decode under it."""
+    preflight: bool = True
+    """Sample the base model and score trivial exploits before the first step."""
+    allow_exploits: bool = False
+    """Train even when the preflight finds an exploit that scores high."""
 
 
 @dataclass
@@ -57,6 +54,33 @@ class TrainResult:
     best_step: int | None
     hyperparameters: Resolved
     final_metrics: dict[str, Any] | None
+    preflight: dict[str, Any] | None = None
+    out_dir: Path | None = None
+
+
+def _world() -> tuple[int, int]:
+    """(this process's rank, number of processes) as ``accelerate launch`` / torchrun set them."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def _broadcast(value: Any, world: int) -> Any:
+    """The main process's ``value``, on every process."""
+    if world == 1:
+        return value
+    import torch
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    PartialState(cpu=not torch.cuda.is_available())  # the state the Trainer will use too
+    return broadcast_object_list([value], from_process=0)[0]
+
+
+def _gather(world: int) -> Any:
+    if world == 1:
+        return None
+    from accelerate.utils import gather_object
+
+    return lambda grades: list(gather_object([grades]))
 
 
 def _load_rows(path: Path, split: str) -> list[Any]:
@@ -82,25 +106,54 @@ def _load_policy(name: str, settings: Settings) -> tuple[Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = resolve_model_path(name, settings.cache_dir)
+    if (path / "adapter_config.json").is_file():
+        raise InvalidRequestError(
+            f"{name} is a LoRA adapter; train from its base model, or merge it first", param="model"
+        )
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if not getattr(tokenizer, "chat_template", None):
+        raise InvalidRequestError(f"{name} has no chat template", param="model", code="model_not_supported")
     model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True)
     return model, tokenizer
 
 
-def _grpo_config(hp: Resolved, user: Hyperparameters, out: Path) -> Any:
+def _check_shapes(hp: Resolved, world: int) -> None:
+    completions = hp.batch_size * hp.num_generations
+    if completions % world:
+        raise InvalidRequestError(
+            f"batch_size ({hp.batch_size}) × completions per prompt ({hp.num_generations}) = {completions} "
+            f"must be divisible by the number of processes ({world})",
+            param="hyperparameters.batch_size",
+        )
+
+
+def _grpo_config(hp: Resolved, user: Hyperparameters, out: Path, world: int, schema: Any) -> Any:
     import torch
     from trl import GRPOConfig
 
+    from openrft.models import vllm_usable
+
     cpu = not torch.cuda.is_available()
+    vllm = vllm_usable()
+    extra: dict[str, Any] = {}
+    if vllm:  # rollouts on vLLM in the training processes (colocate), weights synced each step
+        from openrft.training._trainer import schema_regex
+
+        extra = {
+            "use_vllm": True,
+            "vllm_mode": "colocate",
+            "vllm_gpu_memory_utilization": 0.3,
+            "vllm_structured_outputs_regex": schema_regex(schema) if schema is not None else None,
+        }
     return GRPOConfig(
         output_dir=str(out),
         use_cpu=cpu,
         bf16=not cpu,
-        gradient_checkpointing=False,
-        per_device_train_batch_size=hp.batch_size * hp.num_generations,
+        gradient_checkpointing=False,  # small models: recomputation only costs time
+        per_device_train_batch_size=hp.batch_size * hp.num_generations // world,
         num_generations=hp.num_generations,
         max_completion_length=hp.max_completion_length,
         learning_rate=hp.learning_rate,
@@ -115,23 +168,185 @@ def _grpo_config(hp: Resolved, user: Hyperparameters, out: Path) -> Any:
         logging_steps=1,
         save_strategy="no",  # the callback asks for a checkpoint at each validation
         report_to=[],
+        ddp_find_unused_parameters=False,
         disable_tqdm=True,
+        **extra,
     )
 
 
-def _export_best(checkpoints: Path, out: Path) -> tuple[int, Path] | None:
-    best = best_checkpoint(checkpoints)
-    if best is None:
+def _peft_config(user: Hyperparameters) -> Any:
+    if not user.lora:
         return None
-    step, source = best
-    target = out / "best"
-    tmp = out / ".best.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(*_TRAINER_STATE_FILES))
-    (tmp / "openrft-checkpoint.json").write_text(json.dumps({"step": step, "source": source.name}) + "\n")
-    shutil.rmtree(target, ignore_errors=True)
-    tmp.rename(target)
-    return step, target
+    from peft import LoraConfig
+
+    rank = user.lora_rank
+    return LoraConfig(r=rank, lora_alpha=2 * rank, target_modules="all-linear", task_type="CAUSAL_LM")
+
+
+def _options(config: TrainConfig, hp: Resolved) -> GenerationOptions:
+    options = GenerationOptions(
+        temperature=config.hyperparameters.temperature,
+        max_tokens=hp.max_completion_length,
+        seed=config.hyperparameters.seed,
+        response_format=config.response_format,
+    )
+    fmt = config.response_format
+    if fmt and options.json_schema is None:
+        raise InvalidRequestError(
+            f"response_format type {fmt.get('type')!r}: "
+            "use json_schema (with json_schema.schema) or json_object",
+            param="response_format",
+        )
+    return options
+
+
+def _preflight(
+    config: TrainConfig,
+    grader: Grader,
+    rows: list[Any],
+    hp: Resolved,
+    policy: tuple[Any, Any],
+    options: GenerationOptions,
+    runtime: GraderRuntime,
+    events: EventLog,
+    world: int,
+) -> dict[str, Any] | None:
+    """Run the preflight on the main process (once per job) and share its verdict."""
+    saved = Path(config.out_dir) / "preflight.json"
+    outcome: dict[str, Any] = {}
+    if events.writer and saved.exists():
+        outcome = {"report": json.loads(saved.read_text())}
+    elif events.writer:
+        from openrft.models import LocalBackend, LocalChatModel
+        from openrft.training._preflight import run_preflight
+
+        backend = LocalBackend(LocalChatModel.from_loaded(*policy, name=config.model))
+        try:
+            report = run_preflight(
+                grader,
+                rows,
+                backend=backend,
+                generations=hp.num_generations,
+                options=options,
+                allow=config.allow_exploits,
+                runtime=runtime,
+                seed=config.hyperparameters.seed,
+            )
+        except InvalidRequestError as exc:
+            outcome = {"error": exc.message, "param": exc.param, "code": exc.code}
+        else:
+            write_atomic(saved, json.dumps(report, indent=1) + "\n")
+            outcome = {"report": report}
+            _report_preflight(report, events)
+    outcome = _broadcast(outcome, world)
+    if "error" in outcome:
+        raise InvalidRequestError(outcome["error"], param=outcome["param"], code=outcome["code"])
+    return outcome.get("report")
+
+
+def _report_preflight(report: dict[str, Any], events: EventLog) -> None:
+    base = report["base"] or {}
+    exploits = ", ".join(f"{k} {v:.2f}" for k, v in report["exploits"].items())
+    message = f"Preflight on {report['items']} training prompts: exploits score {exploits}"
+    if base:
+        message += (
+            f"; base model reward {base['reward_mean']:.3f}, learnable prompts "
+            f"{base['learnable_prompts']}/{report['items']} ({base['learnable_fraction']:.0%})"
+        )
+    events.emit(message, data={"preflight": report})
+    for warning in report["warnings"]:
+        events.emit(f"Preflight: {warning}", level="warn")
+
+
+def _resume_point(checkpoints: Path, main: bool) -> Path | None:
+    if main:
+        _checkpoints.clean_staging(checkpoints)
+    present = _checkpoints.checkpoints(checkpoints)
+    return present[max(present)] if present else None
+
+
+def _refill_window(reward: GraderReward, history: list[dict[str, Any]]) -> None:
+    for m in history[-(reward.window.maxlen or 1) :]:
+        reward.window.append((int(m.get("grader_errored_samples", 0)), int(m.get("samples", 0))))
+
+
+def _train(
+    config: TrainConfig,
+    *,
+    grader: Grader,
+    hp: Resolved,
+    train_rows: list[Any],
+    valid_rows: list[Any],
+    policy: tuple[Any, Any],
+    options: GenerationOptions,
+    runtime: GraderRuntime,
+    events: EventLog,
+    control: JobControl,
+    resume_from: Path | None,
+    world: int,
+) -> tuple[bool, bool]:
+    """GRPO until done, paused or cancelled; returns the (paused, cancelled) the processes agreed on."""
+    from transformers import set_seed
+    from transformers.trainer_callback import PrinterCallback
+    from transformers.utils import logging as hf_logging
+
+    from openrft.training._trainer import JobTrainer, constrain_generation
+
+    model, tokenizer = policy
+    user = config.hyperparameters
+    out = Path(config.out_dir)
+    reward = GraderReward(
+        grader,
+        runtime=runtime,
+        max_error_rate=user.max_grader_error_rate,
+        window=user.grader_error_window,
+        model_name=config.model,
+        group_size=hp.num_generations,
+        tokenizer=tokenizer,
+        gather=_gather(world),
+    )
+    history = read_metrics(out)
+    _refill_window(reward, history)
+    low, high = score_range(grader) or (0.0, 1.0)
+    callback = JobCallback(
+        hp=hp,
+        reward=reward,
+        criterion=make_criterion(grader),
+        valid_rows=valid_rows,
+        log=events,
+        control=control,
+        checkpoints_dir=out / "checkpoints",
+        options=options,
+        runtime=runtime,
+        history=history,
+        score_scale=(high - low) or 1.0,
+    )
+    schema = options.json_schema
+    hf_logging.disable_progress_bar()
+    # transformers 5.23 warns about TRL 1.16 reading its deprecated gradient_checkpointing names.
+    warnings.filterwarnings(
+        "ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning
+    )
+    args = _grpo_config(hp, user, out / "checkpoints", world, schema)
+    if schema is not None and not args.use_vllm:
+        constrain_generation(model, tokenizer, schema)
+    set_seed(user.seed)  # LoRA's initial weights are drawn while the trainer is built
+    trainer = JobTrainer(
+        model=model,
+        processing_class=tokenizer,
+        reward_funcs=[reward],
+        args=args,
+        train_dataset=_dataset(train_rows),
+        peft_config=_peft_config(user),
+        callbacks=[callback],
+    )
+    callback.trainer = trainer
+    trainer.remove_callback(PrinterCallback)  # our events log and live view report progress
+    try:
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    finally:
+        reward.close()
+    return callback._stop
 
 
 def run_training(
@@ -143,96 +358,73 @@ def run_training(
 ) -> TrainResult:
     """Run (or resume) one RFT job in ``config.out_dir``; blocks until it ends.
 
-    Raises ``InvalidRequestError`` for a bad grader or data, and :class:`GraderFailure` when
-    grader errors pass ``max_grader_error_rate``.
+    Raises ``InvalidRequestError`` for a bad grader, data, hyperparameter or an exploitable
+    grader (preflight), and :class:`GraderFailure` when grader errors pass
+    ``max_grader_error_rate``. Both are also written to the events log as errors.
     """
     settings = settings or Settings()
     control = control or JobControl()
+    rank, world = _world()
     out = Path(config.out_dir)
-    events = EventLog(out, on_event)
+    events = EventLog(out, on_event, writer=rank == 0)
     grader = validate_grader(config.grader)
-    train_rows = _load_rows(config.train_file, "train")
-    valid_rows = _load_rows(config.valid_file, "valid") if config.valid_file else []
+    train_rows = _load_rows(Path(config.train_file), "train")
+    valid_rows = _load_rows(Path(config.valid_file), "valid") if config.valid_file else []
     if not train_rows:
         raise InvalidRequestError("the training file has no rows", param="training_file")
-    hp = resolve(config.hyperparameters, len(train_rows))
-    checkpoints = out / "checkpoints"
-    present = sorted(checkpoints.glob("checkpoint-*"), key=lambda p: int(p.name.rsplit("-", 1)[1]))
-    resume_from = str(present[-1]) if present else None
+    hp = resolve(config.hyperparameters, len(train_rows), config.model)
+    _check_shapes(hp, world)
+    options = _options(config, hp)
+    resume_from = _resume_point(out / "checkpoints", main=events.writer)
+    events.rewind(_checkpoints.step_of(resume_from) if resume_from else 0)
     if resume_from:
-        step = int(Path(resume_from).name.rsplit("-", 1)[1])
-        events.truncate_after(step)
-        events.emit(f"Resuming from step {step}")
+        events.emit(f"Resuming from step {_checkpoints.step_of(resume_from)} ({resume_from.name})")
     else:
         events.emit(f"Training {config.model} on {len(train_rows)} prompts: {json.dumps(asdict(hp))}")
+    if events.writer:
+        write_atomic(out / "hyperparameters.json", json.dumps(asdict(hp), indent=1) + "\n")
 
-    model, tokenizer = _load_policy(config.model, settings)
+    policy = _load_policy(config.model, settings)
     runtime = GraderRuntime(settings)
-    reward = GraderReward(
-        grader,
-        runtime=runtime,
-        max_error_rate=config.hyperparameters.max_grader_error_rate,
-        model_name=config.model,
-    )
-    callback = JobCallback(
-        hp=hp,
-        reward=reward,
-        criteria=make_criteria([grader]),
-        valid_rows=valid_rows,
-        log=events,
-        control=control,
-        checkpoints_dir=checkpoints,
-        temperature=config.hyperparameters.temperature,
-        seed=config.hyperparameters.seed,
-    )
-    from trl import GRPOTrainer
-
-    peft_config = None
-    if config.hyperparameters.lora:
-        from peft import LoraConfig
-
-        rank = config.hyperparameters.lora_rank
-        peft_config = LoraConfig(
-            r=rank, lora_alpha=2 * rank, target_modules="all-linear", task_type="CAUSAL_LM"
-        )
-    from transformers.trainer_callback import PrinterCallback
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.disable_progress_bar()
-    # transformers 5.23 warns about TRL 1.16 reading its deprecated gradient_checkpointing names.
-    warnings.filterwarnings(
-        "ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning
-    )
-    trainer = GRPOTrainer(
-        model=model,
-        processing_class=tokenizer,
-        reward_funcs=[reward],
-        args=_grpo_config(hp, config.hyperparameters, checkpoints),
-        train_dataset=_dataset(train_rows),
-        peft_config=peft_config,
-        callbacks=[callback],
-    )
-    trainer.remove_callback(PrinterCallback)  # our events log and live view report progress
     try:
-        trainer.train(resume_from_checkpoint=resume_from)
-    except GraderFailure as exc:
-        events.emit(exc.message, level="error")
+        if config.preflight and resume_from is None:
+            _preflight(config, grader, train_rows, hp, policy, options, runtime, events, world)
+        paused, cancelled = _train(
+            config,
+            grader=grader,
+            hp=hp,
+            train_rows=train_rows,
+            valid_rows=valid_rows,
+            policy=policy,
+            options=options,
+            runtime=runtime,
+            events=events,
+            control=control,
+            resume_from=resume_from,
+            world=world,
+        )
+    except OpenRFTError as exc:
+        events.emit(f"Job failed: {exc.message}", level="error")
         raise
     finally:
-        reward.close()
         runtime.close()
-    status = "cancelled" if control.cancelled else "paused" if control.paused else "succeeded"
-    exported = _export_best(checkpoints, out) if status == "succeeded" else None
-    from openrft.training._events import read_metrics
-
+    status = "cancelled" if cancelled else "paused" if paused else "succeeded"
+    exported = None
+    if status == "succeeded" and events.writer:
+        exported = _checkpoints.export_best(out / "checkpoints", out)
+        if exported:
+            events.emit(
+                f"Best checkpoint: step {exported[0]} → {exported[1]}", data={"best_step": exported[0]}
+            )
+    events.emit(f"Job {status}")
     metrics = read_metrics(out)
-    if exported:
-        events.emit(f"Best checkpoint: step {exported[0]} → {exported[1]}")
-    events.emit(f"Job {status}", level="info")
+    preflight_path = out / "preflight.json"
     return TrainResult(
         status=status,
         best_checkpoint=exported[1] if exported else None,
         best_step=exported[0] if exported else None,
         hyperparameters=hp,
         final_metrics=metrics[-1] if metrics else None,
+        preflight=json.loads(preflight_path.read_text()) if preflight_path.exists() else None,
+        out_dir=out,
     )

@@ -1,0 +1,64 @@
+"""The documented ``"auto"`` rules, ``--set`` parsing, and the reward-hacking alarms."""
+
+from __future__ import annotations
+
+import pytest
+
+from openrft.errors import InvalidRequestError
+from openrft.training import Hyperparameters, parse_hyperparameters, parse_overrides, resolve
+from openrft.training._alarms import check_alarms
+
+
+def test_auto_hyperparameters_follow_the_documented_rules():
+    hp = resolve(Hyperparameters(), 300, "smollm2-135m-instruct")
+    assert (hp.n_epochs, hp.batch_size, hp.num_generations, hp.eval_samples) == (1, 8, 8, 2)
+    assert (hp.steps_per_epoch, hp.total_steps, hp.eval_interval, hp.max_completion_length) == (
+        37,
+        37,
+        7,
+        128,
+    )
+    assert hp.learning_rate == pytest.approx(2e-4)
+    small = resolve(Hyperparameters(lora=False, learning_rate_multiplier=2, reasoning_effort="low"), 40)
+    assert (small.n_epochs, small.batch_size, small.max_completion_length) == (3, 2, 64)
+    assert small.learning_rate == pytest.approx(2e-5)
+    capped = resolve(Hyperparameters(compute_multiplier=0.1, max_steps=4, eval_interval=10), 100)
+    assert (capped.num_generations, capped.total_steps, capped.eval_interval, capped.n_epochs) == (2, 4, 4, 2)
+    assert (
+        resolve(Hyperparameters(reasoning_effort="high", max_completion_length=20), 8).max_completion_length
+        == 20
+    )
+
+
+def test_set_values_parse_as_json_and_bad_ones_name_the_field():
+    assert parse_overrides(["lora=false", "beta=0.04", "loss_type=grpo"]) == {
+        "lora": False,
+        "beta": 0.04,
+        "loss_type": "grpo",
+    }
+    with pytest.raises(InvalidRequestError, match="expected key=value"):
+        parse_overrides(["lora"])
+    with pytest.raises(InvalidRequestError, match=r"hyperparameters.n_epochs: 0 is not valid") as caught:
+        parse_hyperparameters({"n_epochs": 0})
+    assert caught.value.param == "hyperparameters.n_epochs"
+    assert parse_hyperparameters({"n_epochs": "auto", "seed": 3}).seed == 3
+
+
+def _step(step: int, train: float, tokens: float, valid: float | None = None) -> dict:
+    return {
+        "step": step,
+        "train_mean_reward": train,
+        "completion_tokens_mean": tokens,
+        "full_valid_mean_reward": valid,
+    }
+
+
+def test_alarms_fire_on_rising_length_and_on_train_up_valid_down():
+    steady = [_step(1, 0.2, 10), _step(2, 0.3, 10, 0.30), _step(3, 0.35, 10), _step(4, 0.4, 10, 0.40)]
+    assert check_alarms(steady) == []
+    longer = [*steady[:2], _step(3, 0.3, 14), _step(4, 0.3, 16, 0.30)]
+    assert [a["alarm"] for a in check_alarms(longer)] == ["length_rising"]
+    diverging = [*steady[:2], _step(3, 0.5, 10), _step(4, 0.6, 10, 0.20)]
+    assert [a["alarm"] for a in check_alarms(diverging)] == ["train_up_valid_down"]
+    assert check_alarms(diverging[:3]) == []  # only checked when a validation just happened
+    assert check_alarms(diverging, scale=10.0) == []  # thresholds scale with the score range
