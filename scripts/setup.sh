@@ -6,12 +6,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: bubblewrap (python-grader sandbox), wordnet-base (METEOR's WordNet data),
-# chromium + chromium-driver (dashboard tests).
+# chromium + chromium-driver (dashboard tests), postgresql (the server's multi-worker store tests).
 missing=()
 command -v bwrap >/dev/null || missing+=(bubblewrap)
 [ -f /usr/share/wordnet/data.noun ] || missing+=(wordnet-base)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v chromedriver >/dev/null || missing+=(chromium-driver)
+compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing Debian packages: ${missing[*]}"
     sudo_cmd=""; [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

@@ -27,6 +27,7 @@ def _register() -> None:
     from openrft.cli._demo import demo
     from openrft.cli._eval import eval_command
     from openrft.cli._graders import graders_app
+    from openrft.cli._serve import serve, worker
     from openrft.cli._tour import tour
     from openrft.cli._train import train_command
 
@@ -36,6 +37,8 @@ def _register() -> None:
     graders_app.command("tour")(tour)
     app.command("eval")(eval_command)
     app.command("train")(train_command)
+    app.command("serve")(serve)
+    app.command("worker")(worker)
 
 
 def main() -> None:

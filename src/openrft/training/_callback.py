@@ -123,6 +123,7 @@ class JobCallback(TrainerCallback):
                 runtime=self.runtime,
             )
         )
+        self.log.validation(step, [r.to_json() for r in result.records])
         return ValidStats.from_records(result.records, self.criterion.name, time.perf_counter() - started)
 
     def _agreed_stop(self, args: Any) -> tuple[bool, bool]:

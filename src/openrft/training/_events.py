@@ -77,6 +77,7 @@ class EventLog:
         self.events_path = out_dir / "events.jsonl"
         self.metrics_path = out_dir / "metrics.jsonl"
         self.rollouts_path = out_dir / "rollouts.jsonl"
+        self.validation_dir = out_dir / "validation"
         self._on_event = on_event
 
     def emit(self, message: str, *, level: str = "info", type: str = "message", data: Any = None) -> Event:
@@ -95,6 +96,17 @@ class EventLog:
     def rollouts(self, step: int, groups: list[dict[str, Any]]) -> None:
         if self.writer:
             append_line(self.rollouts_path, {"step": step, "groups": groups})
+
+    def validation(self, step: int, records: list[dict[str, Any]]) -> None:
+        """Every answer of the validation at ``step`` (evals-engine records), in one file.
+
+        Written whole (a resumed job that redoes the step replaces it): the server turns it
+        into an eval run of the job's eval.
+        """
+        if self.writer:
+            self.validation_dir.mkdir(exist_ok=True)
+            text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+            write_atomic(self.validation_dir / f"step-{step}.jsonl", text)
 
     def rewind(self, step: int) -> None:
         """Drop what was recorded for steps after ``step`` (a resumed job redoes them)."""

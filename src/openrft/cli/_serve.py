@@ -1,0 +1,116 @@
+"""``openrft serve`` (the API plus job workers) and ``openrft worker`` (more workers, anywhere)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from openrft.cli._app import console
+from openrft.errors import InvalidRequestError
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Files, job folders, SQLite database (env OPENRFT_DATA_DIR; default ~/.local/share/openrft)",
+    ),
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", help="postgresql://USER@HOST/DB to share one database (env OPENRFT_DATABASE_URL)"
+    ),
+]
+
+
+def _models(pairs: list[str]) -> dict[str, str]:
+    models = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            raise InvalidRequestError(f"--model {pair!r}: expected NAME=PATH", param="model")
+        models[name.strip()] = str(Path(path.strip()).expanduser().resolve())
+    return models
+
+
+def _settings(**given: Any) -> Any:
+    from openrft.server import ServerSettings
+
+    return ServerSettings(**{k: v for k, v in given.items() if v not in (None, {}, False)})
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8000,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[int, typer.Option("--workers", min=0, help="Job workers run by this process")] = 1,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="API only; run `openrft worker` elsewhere")
+    ] = False,
+    no_auth: Annotated[bool, typer.Option("--no-auth", help="Accept requests without an API key")] = False,
+    model: Annotated[
+        list[str] | None, typer.Option("--model", help="Offer a base model: NAME=PATH (repeatable)")
+    ] = None,
+) -> None:
+    """Serve the OpenAI-compatible API (files, RFT jobs, graders, evals, models, dashboard)."""
+    import uvicorn
+
+    from openrft.server import create_app
+    from openrft.server._worker import start_worker_threads
+
+    settings = _settings(
+        data_dir=data_dir, database_url=database_url, no_auth=no_auth, models=_models(model or [])
+    )
+    keys, generated = ([], False) if settings.no_auth else settings.resolved_api_keys()
+    app = create_app(settings, api_keys=keys)
+    store = app.state.openrft.store
+    where = settings.database_url or f"SQLite in {store.data_dir}"
+    url = f"http://{host}:{port}"
+    console.print(f"openrft serving on [bold]{url}/v1[/] (dashboard {url}/); store: {where}")
+    if settings.no_auth:
+        console.print("[yellow]auth: off (--no-auth): every request is accepted[/]")
+    elif generated:
+        console.print(f"auth: generated API key [bold]{keys[0]}[/] (kept in {store.data_dir / 'api-key'})")
+    elif settings.api_keys:
+        console.print(f"auth: {len(keys)} API key(s) from OPENRFT_API_KEYS")
+    else:
+        console.print(f"auth: the API key in {store.data_dir / 'api-key'}")
+    count = 0 if no_worker else workers
+    stop, threads = start_worker_threads(settings, count, store=store)
+    console.print(
+        f"workers: {count} in this process" + ("" if count else " (run `openrft worker` to execute jobs)")
+    )
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        stop.set()  # running jobs are stopped and queued again, to resume on the next start
+        for thread in threads:
+            thread.join()
+
+
+def worker(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    name: Annotated[
+        str | None, typer.Option(help="This worker's id in the queue (default host:pid:tag)")
+    ] = None,
+) -> None:
+    """Run queued fine-tuning jobs and eval runs from the same store as `openrft serve`."""
+    from openrft.server._worker import Worker
+
+    logging.getLogger("openrft").setLevel(logging.INFO)
+    settings = _settings(data_dir=data_dir, database_url=database_url)
+    job_worker = Worker(settings, name=name)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    console.print(
+        f"worker {job_worker.id} on {settings.database_url or job_worker.store.data_dir}; Ctrl-C stops it"
+    )
+    job_worker.run(stop)

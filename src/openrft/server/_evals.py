@@ -1,0 +1,269 @@
+"""Evals, runs and output items: create (checked first), list, update, cancel, delete.
+
+An eval stores its data-source config in OpenAI's output form (``schema`` with ``item`` and,
+when asked, ``sample``) and gives each testing criterion an ``id`` (``<name>-<uuid>``). A run
+is stored ``queued``; a worker claims it, samples (``completions``/``responses``) or takes the
+given samples (``jsonl``), grades every item and writes the output items.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from openrft.errors import GraderValidationError, InvalidRequestError
+from openrft.graders import GraderRuntime, validate_grader
+from openrft.server._models import ModelRegistry
+from openrft.server._serialize import eval_object, output_item_object, run_object
+from openrft.server._types.common import ListPage, list_page
+from openrft.server._types.evals import (
+    CreateEvalRequest,
+    CreateEvalRunRequest,
+    Eval,
+    EvalDeleted,
+    EvalRun,
+    EvalRunDeleted,
+    OutputItem,
+    UpdateEvalRequest,
+)
+from openrft.store import ConflictError, EvalRow, EvalRunRow, FileRow, OutputItemRow, Store, now
+
+SAMPLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "model": {"type": "string"},
+        "choices": {"type": "array", "items": {"type": "object"}},
+        "output_text": {"type": "string"},
+        "output_json": {"type": "object"},
+        "output_tools": {"type": "array", "items": {"type": "object"}},
+    },
+    "required": ["model", "choices"],
+}
+DATA_SOURCES = ("jsonl", "completions", "responses")
+LIVE_RUN = ("queued", "in_progress")
+
+
+def output_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A create-eval ``data_source_config`` in the form OpenAI returns (reference §6.2)."""
+    kind = config.get("type")
+    if kind == "custom":
+        item_schema = config.get("item_schema")
+        if not isinstance(item_schema, dict):
+            raise InvalidRequestError(
+                "data_source_config.item_schema: a JSON schema object is required",
+                param="data_source_config.item_schema",
+            )
+        with_sample = bool(config.get("include_sample_schema", False))
+        properties: dict[str, Any] = {"item": item_schema}
+        if with_sample:
+            properties["sample"] = SAMPLE_SCHEMA
+        schema = {
+            "type": "object",
+            "properties": properties,
+            "required": ["item", "sample"] if with_sample else ["item"],
+        }
+        return {"type": "custom", "schema": schema}
+    if kind in ("logs", "stored_completions"):
+        schema = {
+            "type": "object",
+            "properties": {"item": {"type": "object"}, "sample": {"type": "object"}},
+            "required": ["item", "sample"],
+        }
+        return {"type": kind, "metadata": config.get("metadata"), "schema": schema}
+    raise InvalidRequestError(
+        f"data_source_config.type: {kind!r} is not one of custom, logs, stored_completions",
+        param="data_source_config.type",
+    )
+
+
+class EvalService:
+    def __init__(self, store: Store, runtime: GraderRuntime, registry: ModelRegistry):
+        self.store = store
+        self.runtime = runtime
+        self.registry = registry
+
+    # --- evals ---
+    def _criteria(self, criteria: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        out, names = [], set()
+        for index, raw in enumerate(criteria):
+            where = f"testing_criteria[{index}]"
+            try:
+                grader = validate_grader(raw, runtime=self.runtime)
+            except GraderValidationError as exc:
+                raise GraderValidationError(f"{where}.{exc.message}", param=f"{where}.{exc.param}") from None
+            threshold = raw.get("pass_threshold")
+            if threshold is not None and (
+                isinstance(threshold, bool) or not isinstance(threshold, int | float)
+            ):
+                raise InvalidRequestError(
+                    f"{where}.pass_threshold: a number is required", param=f"{where}.pass_threshold"
+                )
+            if grader.name in names:
+                raise InvalidRequestError(
+                    f"{where}.name: two testing criteria are named {grader.name!r}", param=f"{where}.name"
+                )
+            names.add(grader.name)
+            out.append({**raw, "name": grader.name, "id": f"{grader.name}-{uuid.uuid4()}"})
+        return out
+
+    async def create(self, request: CreateEvalRequest) -> Eval:
+        config = output_config(request.data_source_config)
+        criteria = await asyncio.to_thread(self._criteria, request.testing_criteria)
+        created = now()
+        row = EvalRow(
+            id=f"eval_{uuid.uuid4().hex}",
+            name=request.name or "eval",
+            created_at=created,
+            updated_at=created,
+            eval_metadata=request.metadata,
+            data_source_config=config,
+            testing_criteria=criteria,
+        )
+        self.store.add(row)
+        return eval_object(row)
+
+    def get(self, eval_id: str) -> Eval:
+        return eval_object(self.store.get(EvalRow, eval_id, param="eval_id"))
+
+    def list(self, *, after: str | None, limit: int, order: str, order_by: str) -> ListPage[Eval]:
+        if order_by == "created_at":
+            rows, more = self.store.page(EvalRow, after=after, limit=limit, order=order)  # type: ignore[arg-type]
+            return list_page([eval_object(r) for r in rows], more)
+        everything, _ = self.store.page(EvalRow, limit=1_000_000, order="asc")
+        everything.sort(key=lambda r: (r.updated_at, r.seq), reverse=order == "desc")
+        if after:
+            ids = [r.id for r in everything]
+            if after not in ids:
+                raise InvalidRequestError(f"after: no eval with id {after!r} in this list", param="after")
+            everything = everything[ids.index(after) + 1 :]
+        return list_page([eval_object(r) for r in everything[:limit]], len(everything) > limit)
+
+    def update(self, eval_id: str, request: UpdateEvalRequest) -> Eval:
+        self.store.get(EvalRow, eval_id, param="eval_id")
+        values: dict[str, Any] = {"updated_at": now()}
+        if request.name is not None:
+            values["name"] = request.name
+        if request.metadata is not None:
+            values["eval_metadata"] = request.metadata
+        self.store.update(EvalRow, eval_id, **values)
+        return self.get(eval_id)
+
+    def delete(self, eval_id: str) -> EvalDeleted:
+        self.store.get(EvalRow, eval_id, param="eval_id")
+        self.store.delete(EvalRow, eval_id)
+        return EvalDeleted(deleted=True, eval_id=eval_id)
+
+    # --- runs ---
+    def _check_source(self, source: Any, where: str) -> None:
+        if not isinstance(source, dict):
+            raise InvalidRequestError(f"{where}: an object is required", param=where)
+        kind = source.get("type")
+        if kind == "file_content":
+            content = source.get("content")
+            if not isinstance(content, list) or not all(
+                isinstance(r, dict) and isinstance(r.get("item"), dict) for r in content
+            ):
+                raise InvalidRequestError(
+                    f"{where}.content: a list of {{'item': {{…}}, 'sample': …}} objects is required",
+                    param=f"{where}.content",
+                )
+        elif kind == "file_id":
+            row = self.store.find(FileRow, str(source.get("id")))
+            if row is None:
+                raise InvalidRequestError(
+                    f"{where}.id: no file with id {source.get('id')!r}", param=f"{where}.id"
+                )
+        else:
+            raise InvalidRequestError(
+                f"{where}.type: {kind!r} is not one of file_content, file_id", param=f"{where}.type"
+            )
+
+    def _check_data_source(self, data_source: dict[str, Any]) -> str | None:
+        """Check a run's data source; returns the model it samples (None for ``jsonl``)."""
+        kind = data_source.get("type")
+        if kind not in DATA_SOURCES:
+            raise InvalidRequestError(
+                f"data_source.type: {kind!r} is not one of {', '.join(DATA_SOURCES)}",
+                param="data_source.type",
+            )
+        self._check_source(data_source.get("source"), "data_source.source")
+        if kind == "jsonl":
+            return None
+        model = data_source.get("model")
+        if not isinstance(model, str) or not model:
+            raise InvalidRequestError(
+                "data_source.model: a model name is required", param="data_source.model"
+            )
+        self.registry.reference(model, param="data_source.model")
+        messages = data_source.get("input_messages")
+        if not isinstance(messages, dict) or messages.get("type") not in ("template", "item_reference"):
+            raise InvalidRequestError(
+                "data_source.input_messages: {'type': 'template', 'template': [...]} or "
+                "{'type': 'item_reference', 'item_reference': 'item.…'} is required",
+                param="data_source.input_messages",
+            )
+        return model
+
+    def create_run(
+        self, eval_id: str, request: CreateEvalRunRequest, *, job_id: str | None = None
+    ) -> EvalRun:
+        self.store.get(EvalRow, eval_id, param="eval_id")
+        model = self._check_data_source(request.data_source)
+        row = EvalRunRow(
+            id=f"evalrun_{uuid.uuid4().hex}",
+            eval_id=eval_id,
+            name=request.name or f"{model or 'jsonl'} run",
+            created_at=now(),
+            model=model,
+            data_source=request.data_source,
+            run_metadata=request.metadata,
+            result_counts={"total": 0, "errored": 0, "failed": 0, "passed": 0},
+            status="queued",
+            job_id=job_id,
+        )
+        self.store.add(row)
+        return run_object(row)
+
+    def _run(self, eval_id: str, run_id: str) -> EvalRunRow:
+        self.store.get(EvalRow, eval_id, param="eval_id")
+        return self.store.get(EvalRunRow, run_id, param="run_id", eval_id=eval_id)
+
+    def get_run(self, eval_id: str, run_id: str) -> EvalRun:
+        return run_object(self._run(eval_id, run_id))
+
+    def list_runs(
+        self, eval_id: str, *, after: str | None, limit: int, order: str, status: str | None
+    ) -> ListPage[EvalRun]:
+        self.store.get(EvalRow, eval_id, param="eval_id")
+        where = [EvalRunRow.eval_id == eval_id] + ([EvalRunRow.status == status] if status else [])
+        rows, more = self.store.page(EvalRunRow, after=after, limit=limit, order=order, where=where)  # type: ignore[arg-type]
+        return list_page([run_object(r) for r in rows], more)
+
+    def cancel_run(self, eval_id: str, run_id: str) -> EvalRun:
+        row = self._run(eval_id, run_id)
+        if row.status not in LIVE_RUN or not self.store.runs.transition(run_id, LIVE_RUN, "canceled"):
+            raise ConflictError(
+                f"Run {run_id} cannot be canceled: its status is {row.status!r}", param="run_id"
+            )
+        return self.get_run(eval_id, run_id)
+
+    def delete_run(self, eval_id: str, run_id: str) -> EvalRunDeleted:
+        self._run(eval_id, run_id)
+        self.store.delete(EvalRunRow, run_id)
+        return EvalRunDeleted(deleted=True, run_id=run_id)
+
+    # --- output items ---
+    def output_items(
+        self, eval_id: str, run_id: str, *, after: str | None, limit: int, order: str, status: str | None
+    ) -> ListPage[OutputItem]:
+        self._run(eval_id, run_id)
+        where = [OutputItemRow.run_id == run_id] + ([OutputItemRow.status == status] if status else [])
+        rows, more = self.store.page(OutputItemRow, after=after, limit=limit, order=order, where=where)  # type: ignore[arg-type]
+        return list_page([output_item_object(r) for r in rows], more)
+
+    def output_item(self, eval_id: str, run_id: str, item_id: str) -> OutputItem:
+        self._run(eval_id, run_id)
+        return output_item_object(
+            self.store.get(OutputItemRow, item_id, param="output_item_id", run_id=run_id)
+        )

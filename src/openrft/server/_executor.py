@@ -1,0 +1,266 @@
+"""The process that runs one claimed job or eval run: ``python -m openrft.server._executor job ID``.
+
+A fine-tuning job runs :func:`openrft.training.run_training` in the job's folder
+(``DATA_DIR/jobs/<id>``); training resumes by itself from the latest complete checkpoint
+there, so a job restarted after a crash continues where it stopped. Training's events are
+mirrored into the store as they come (and re-synced on start, after training drops the steps
+it is about to redo); checkpoints become ``…:ckpt-step-N`` models, the best one the job's
+``ft:…`` model. SIGUSR1 asks training to pause (checkpoint, then stop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import logging
+import os
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from openrft.errors import OpenRFTError
+from openrft.server._jobs import fine_tuned_name, job_event
+from openrft.server._models import ModelRegistry
+from openrft.server._settings import ServerSettings
+from openrft.server._validation import drop_validations_after, record_validation, recorded_steps
+from openrft.store import CheckpointRow, JobRow, ModelRow, Store, new_id, now
+
+log = logging.getLogger("openrft.executor")
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent: int) -> None:
+    """Get SIGKILL when the worker that started us dies (Linux); exit if it is already gone."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        sys.exit(3)
+
+
+def _read_events(path: Path) -> list[dict[str, Any]]:
+    """The complete lines of a job's ``events.jsonl`` (one cut short by a kill is skipped)."""
+    if not path.exists():
+        return []
+    events = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return events
+
+
+class TrainingMirror:
+    """``on_event`` for :func:`run_training`: copies events, progress and checkpoints into the store."""
+
+    def __init__(self, store: Store, job: JobRow):
+        self.store = store
+        self.job = job
+        self.out = store.job_dir(job.id)
+        self._synced = False
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        if not self._synced:
+            # Training has just rewound its log to the resume point: mirror that log as it is now.
+            self._synced = True
+            on_disk = _read_events(self.out / "events.jsonl")
+            self.store.drop_job_events(self.job.id, source="training", keep={e["id"] for e in on_disk})
+            self.store.add_job_events(self.job.id, on_disk, source="training")
+            self.sync_checkpoints()
+            self.sync_validations(on_disk)
+        else:
+            self.store.add_job_events(self.job.id, [event], source="training")
+        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        if event.get("type") == "metrics":
+            self.store.update(JobRow, self.job.id, step=data.get("step"), total_steps=data.get("total_steps"))
+            if data.get("full_valid_mean_reward") is not None:
+                record_validation(self.store, self.job, int(data["step"]), self.checkpoint_name(data["step"]))
+        if "checkpoint" in data:
+            self.sync_checkpoints()
+
+    def sync_validations(self, on_disk: list[dict[str, Any]]) -> None:
+        """Match the job's eval runs to the validations in the (rewound) log."""
+        validated = [
+            int(e["data"]["step"])
+            for e in on_disk
+            if e.get("type") == "metrics" and (e.get("data") or {}).get("full_valid_mean_reward") is not None
+        ]
+        last = max((int(e["data"]["step"]) for e in on_disk if e.get("type") == "metrics"), default=0)
+        drop_validations_after(self.store, self.job, last)
+        recorded = recorded_steps(self.store, self.job)
+        for step in validated:
+            if step not in recorded:
+                record_validation(self.store, self.job, step, self.checkpoint_name(step))
+
+    def checkpoint_name(self, step: int) -> str:
+        return f"{fine_tuned_name(self.job.model, self.job.suffix, self.job.id)}:ckpt-step-{step}"
+
+    def sync_checkpoints(self) -> None:
+        """Record the checkpoints training reported whose folders still exist; forget pruned ones."""
+        present: dict[int, dict[str, Any]] = {}
+        for event in _read_events(self.out / "events.jsonl"):
+            data = event.get("data") or {}
+            if isinstance(data, dict) and "checkpoint" in data and Path(data["checkpoint"]).is_dir():
+                present[int(data["step"])] = {**data, "created_at": event.get("created_at") or now()}
+        known = {
+            row.step_number
+            for row in self.store.page(
+                CheckpointRow, limit=1_000_000, where=[CheckpointRow.job_id == self.job.id]
+            )[0]
+        }
+        for step, data in sorted(present.items()):
+            if step in known:
+                continue
+            name = self.checkpoint_name(step)
+            self.store.put_checkpoint(
+                CheckpointRow(
+                    id=new_id("ftckpt_"),
+                    job_id=self.job.id,
+                    created_at=int(data["created_at"]),
+                    step_number=step,
+                    fine_tuned_model_checkpoint=name,
+                    metrics=data.get("metrics") or {"step": step},
+                    path=str(data["checkpoint"]),
+                ),
+                ModelRow(
+                    id=name,
+                    kind="checkpoint",
+                    path=str(data["checkpoint"]),
+                    created_at=now(),
+                    owned_by="openrft",
+                    job_id=self.job.id,
+                ),
+            )
+        self.store.drop_checkpoints(self.job.id, set(present))
+
+
+def _fail(store: Store, job_id: str, code: str, message: str, param: str | None = None) -> None:
+    error = {"code": code, "message": message, "param": param}
+    store.jobs.transition(
+        job_id, {"running", "paused"}, "failed", error=error, finished_at=now(), control=None
+    )
+    store.add_job_events(job_id, [job_event(f"Job failed: {message}", level="error")])
+
+
+def _train_config(store: Store, job: JobRow, settings: ServerSettings) -> Any:
+    from openrft.config import Settings
+    from openrft.errors import InvalidRequestError
+    from openrft.training import TrainConfig, parse_hyperparameters
+
+    reinforcement = job.method.get("reinforcement") or {}
+    files = {}
+    for param, file_id in (("training_file", job.training_file), ("validation_file", job.validation_file)):
+        if file_id is None:
+            continue
+        path = store.files.path(file_id)
+        if not path.exists():
+            raise InvalidRequestError(f"{param} {file_id} was deleted before the job ran", param=param)
+        files[param] = path
+    reference = ModelRegistry(store, Settings(), {}).reference(job.model)
+    return TrainConfig(
+        model=reference,
+        train_file=files["training_file"],
+        valid_file=files.get("validation_file"),
+        grader=reinforcement["grader"],
+        out_dir=store.job_dir(job.id),
+        hyperparameters=parse_hyperparameters(
+            {**(reinforcement.get("hyperparameters") or {}), "seed": job.seed}
+        ),
+        response_format=reinforcement.get("response_format"),
+    )
+
+
+def run_job(store: Store, job_id: str, worker_id: str, settings: ServerSettings) -> None:
+    """Train (or resume) ``job_id``, then record its outcome; never raises for the job's own errors."""
+    job = store.get(JobRow, job_id)
+    verb = "resumed" if job.attempts > 1 else "started"
+    store.add_job_events(
+        job_id, [job_event(f"Fine-tuning job {verb} on worker {worker_id} (attempt {job.attempts})")]
+    )
+    try:
+        from openrft.training import JobControl, run_training
+
+        config = _train_config(store, job, settings)
+        control = JobControl()
+        signal.signal(signal.SIGUSR1, lambda *_: control.pause())
+        mirror = TrainingMirror(store, job)
+        result = run_training(config, control=control, on_event=mirror)
+        mirror.sync_checkpoints()
+    except OpenRFTError as exc:
+        _fail(store, job_id, exc.code or "invalid_request", exc.message, exc.param)
+        return
+    except Exception as exc:
+        traceback.print_exc()
+        _fail(
+            store,
+            job_id,
+            "internal_error",
+            f"{type(exc).__name__}: {exc} (traceback in the job's executor.log)",
+        )
+        return
+    if result.status == "succeeded":
+        name = fine_tuned_name(job.model, job.suffix, job.id)
+        best = result.best_checkpoint or _latest_checkpoint(store, job_id)
+        if best is not None:
+            store.put_model(
+                ModelRow(
+                    id=name,
+                    kind="fine-tuned",
+                    path=str(best),
+                    created_at=now(),
+                    owned_by="openrft",
+                    job_id=job_id,
+                )
+            )
+        done = store.jobs.transition(
+            job_id,
+            {"running", "paused"},
+            "succeeded",
+            fine_tuned_model=name if best is not None else None,
+            finished_at=now(),
+            control=None,
+        )
+        if done:
+            store.add_job_events(job_id, [job_event("The job has successfully completed")])
+    elif result.status == "paused":
+        store.add_job_events(
+            job_id, [job_event("Job paused; resume it to continue from its last checkpoint")]
+        )
+
+
+def _latest_checkpoint(store: Store, job_id: str) -> Path | None:
+    rows, _ = store.page(CheckpointRow, limit=1, where=[CheckpointRow.job_id == job_id])
+    return Path(rows[0].path) if rows else None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m openrft.server._executor")
+    parser.add_argument("kind", choices=["job", "run"])
+    parser.add_argument("ident")
+    parser.add_argument("--worker", required=True)
+    parser.add_argument("--parent", type=int, required=True)
+    args = parser.parse_args(argv)
+    die_with_parent(args.parent)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    settings = ServerSettings()
+    store = Store(settings.data_dir, settings.database_url, max_attempts=settings.max_attempts)
+    try:
+        if args.kind == "job":
+            run_job(store, args.ident, args.worker, settings)
+        else:
+            from openrft.server._run_executor import run_eval_run
+
+            run_eval_run(store, args.ident)
+    finally:
+        store.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""Fine-tuning jobs: create (everything checked before the job exists), list, control, read back.
+
+A job is checked in the request: the method (reinforcement), the grader (as
+``graders/validate`` does), the hyperparameters, the model and both files (present, purpose
+``fine-tune``, valid RFT JSONL for their split). It is then stored as ``validating_files`` and
+moved to ``queued``, where a worker claims it. Pause, resume and cancel are status changes the
+worker holding the job reads at its next heartbeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from openrft.config import Settings
+from openrft.errors import GraderValidationError, InvalidRequestError
+from openrft.graders import GraderRuntime, validate_grader
+from openrft.server._chat import response_format
+from openrft.server._files import check_content
+from openrft.server._models import ModelRegistry
+from openrft.server._serialize import checkpoint_object, event_object, job_object
+from openrft.server._types.common import ListPage, list_page
+from openrft.server._types.fine_tuning import (
+    FINISHED,
+    CreateFineTuningJobRequest,
+    FineTuningJob,
+    FineTuningJobCheckpoint,
+    FineTuningJobEvent,
+)
+from openrft.store import CheckpointRow, ConflictError, FileRow, JobEventRow, JobRow, Store, new_id, now
+
+MAX_METADATA_PAIRS = 16
+
+
+def job_event(message: str, *, level: str = "info", data: Any = None) -> dict[str, Any]:
+    """A ``fine_tuning.job.event`` written by the server (queue and lifecycle)."""
+    return {
+        "object": "fine_tuning.job.event",
+        "id": f"ftevent-{secrets.token_hex(12)}",
+        "created_at": now(),
+        "level": level,
+        "message": message,
+        "type": "message",
+        "data": data,
+    }
+
+
+def fine_tuned_name(model: str, suffix: str | None, job_id: str) -> str:
+    """``ft:<base>:<org>:<suffix>:<job>``, OpenAI's form (a path base is shortened to its last part)."""
+    base = model.split(":")[1] if model.startswith("ft:") else model.rstrip("/").rsplit("/", 1)[-1]
+    return f"ft:{base}:openrft:{suffix or ''}:{job_id.removeprefix('ftjob-')}"
+
+
+def _check_metadata(metadata: Mapping[str, str] | None) -> None:
+    if not metadata:
+        return
+    if len(metadata) > MAX_METADATA_PAIRS:
+        raise InvalidRequestError(f"metadata: at most {MAX_METADATA_PAIRS} pairs", param="metadata")
+    for key, value in metadata.items():
+        if len(key) > 64 or len(value) > 512:
+            raise InvalidRequestError(
+                f"metadata.{key[:64]}: keys are at most 64 characters, values at most 512",
+                param=f"metadata.{key[:64]}",
+            )
+
+
+class JobService:
+    def __init__(self, store: Store, runtime: GraderRuntime, registry: ModelRegistry, settings: Settings):
+        self.store = store
+        self.runtime = runtime
+        self.registry = registry
+        self.settings = settings
+
+    # --- create ---
+    def _method(self, request: CreateFineTuningJobRequest) -> dict[str, Any]:
+        method = request.method
+        if method is None or method.type != "reinforcement":
+            raise InvalidRequestError(
+                "this server runs reinforcement fine-tuning: set method.type to 'reinforcement' "
+                "with method.reinforcement.grader",
+                param="method.type",
+            )
+        if method.reinforcement is None:
+            raise InvalidRequestError(
+                "Missing required parameter: 'method.reinforcement'.", param="method.reinforcement"
+            )
+        return method.model_dump(mode="json", exclude_none=True)
+
+    def _check_grader(self, grader: dict[str, Any]) -> None:
+        try:
+            validate_grader(grader, runtime=self.runtime)
+        except GraderValidationError as exc:
+            param = (
+                f"method.reinforcement.grader.{exc.param}"
+                if exc.param and exc.param != "grader"
+                else "method.reinforcement.grader"
+            )
+            raise GraderValidationError(
+                f"method.reinforcement.grader.{exc.message}", param=param, code=exc.code
+            ) from None
+
+    def _check_hyperparameters(self, values: dict[str, Any], seed: int) -> None:
+        from openrft.training import parse_hyperparameters
+
+        try:
+            parse_hyperparameters({**values, "seed": seed})
+        except InvalidRequestError as exc:
+            raise InvalidRequestError(
+                f"method.reinforcement.{exc.message}", param=f"method.reinforcement.{exc.param}"
+            ) from None
+
+    def _check_file(self, file_id: str | None, param: str, split: str) -> None:
+        if file_id is None:
+            return
+        row = self.store.find(FileRow, file_id)
+        if row is None or (row.expires_at is not None and row.expires_at <= now()):
+            raise InvalidRequestError(
+                f"{param}: no file with id {file_id!r}", param=param, code="invalid_file"
+            )
+        if row.purpose != "fine-tune":
+            raise InvalidRequestError(
+                f"{param}: {file_id} was uploaded with purpose {row.purpose!r}; "
+                "upload it with purpose 'fine-tune'",
+                param=param,
+                code="invalid_file_purpose",
+            )
+        if (
+            split == "valid"
+        ):  # the upload was checked as a training file; a validation file has a lower row limit
+            check_content(
+                self.store.files.path(file_id),
+                row.filename,
+                "fine-tune",
+                self.settings,
+                param=param,
+                split="valid",
+            )
+
+    def _validate(self, request: CreateFineTuningJobRequest, seed: int) -> dict[str, Any]:
+        method = self._method(request)
+        reinforcement = method["reinforcement"]
+        self.registry.reference(request.model)
+        self._check_file(request.training_file, "training_file", "train")
+        self._check_file(request.validation_file, "validation_file", "valid")
+        _check_metadata(request.metadata)
+        response_format(reinforcement.get("response_format"), "method.reinforcement.response_format")
+        hyper = {**(request.hyperparameters or {}), **(reinforcement.get("hyperparameters") or {})}
+        self._check_hyperparameters(hyper, seed)
+        self._check_grader(reinforcement["grader"])
+        reinforcement["hyperparameters"] = hyper
+        reinforcement.setdefault("response_format", None)
+        return method
+
+    async def create(self, request: CreateFineTuningJobRequest) -> FineTuningJob:
+        seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
+        method = await asyncio.to_thread(self._validate, request, seed)
+        job = JobRow(
+            id=new_id("ftjob-"),
+            created_at=now(),
+            model=request.model,
+            training_file=request.training_file,
+            validation_file=request.validation_file,
+            suffix=request.suffix,
+            seed=seed,
+            method=method,
+            job_metadata=request.metadata,
+            integrations=request.integrations,
+            status="validating_files",
+            result_files=[],
+        )
+        if request.validation_file is not None:
+            from openrft.server._validation import job_eval
+
+            ev = job_eval(job.id, method["reinforcement"]["grader"], request.metadata)
+            self.store.add(ev)
+            job.eval_id = ev.id
+        self.store.add(job)
+        self.store.add_job_events(job.id, [job_event(f"Validating training file: {request.training_file}")])
+        self.store.jobs.transition(job.id, {"validating_files"}, "queued")
+        self.store.add_job_events(job.id, [job_event("Files validated, moving job to queued state")])
+        return self.get(job.id)
+
+    # --- read ---
+    def get(self, job_id: str) -> FineTuningJob:
+        return job_object(self.store.get(JobRow, job_id, param="fine_tuning_job_id"))
+
+    def list(
+        self, *, after: str | None, limit: int, metadata: dict[str, str] | None
+    ) -> ListPage[FineTuningJob]:
+        if not metadata:
+            rows, more = self.store.page(JobRow, after=after, limit=limit)
+            return list_page([job_object(r) for r in rows], more)
+        # Metadata lives in a JSON column: filter here (job lists are short), then paginate.
+        everything, _ = self.store.page(JobRow, limit=1_000_000)
+        matching = [
+            r for r in everything if all((r.job_metadata or {}).get(k) == v for k, v in metadata.items())
+        ]
+        if after:
+            ids = [r.id for r in matching]
+            if after not in ids:
+                raise InvalidRequestError(f"after: no job with id {after!r} in this list", param="after")
+            matching = matching[ids.index(after) + 1 :]
+        return list_page([job_object(r) for r in matching[:limit]], len(matching) > limit)
+
+    def events(self, job_id: str, *, after: str | None, limit: int) -> ListPage[FineTuningJobEvent]:
+        self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+        rows, more = self.store.page(
+            JobEventRow, after=after, limit=limit, where=[JobEventRow.job_id == job_id]
+        )
+        return list_page([event_object(r) for r in rows], more)
+
+    def checkpoints(self, job_id: str, *, after: str | None, limit: int) -> ListPage[FineTuningJobCheckpoint]:
+        self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+        rows, more = self.store.page(
+            CheckpointRow, after=after, limit=limit, where=[CheckpointRow.job_id == job_id]
+        )
+        return list_page([checkpoint_object(r) for r in rows], more)
+
+    def metrics(self, job_id: str) -> list[dict[str, Any]]:
+        """Every recorded step's metrics (the job folder's ``metrics.jsonl``), in step order."""
+        from openrft.training import read_metrics
+
+        self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+        return sorted(read_metrics(self.store.job_dir(job_id)), key=lambda m: m.get("step", 0))
+
+    def rollouts(self, job_id: str, step: int | None) -> list[dict[str, Any]]:
+        """Without ``step``: the recorded steps and their prompt counts; with it, that step's groups."""
+        import json
+
+        self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+        path = self.store.job_dir(job_id) / "rollouts.jsonl"
+        lines = []
+        if path.exists():
+            for line in path.read_text(encoding="utf-8").splitlines():
+                try:
+                    lines.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # the line being written when a process was killed
+        if step is None:
+            return [{"step": r["step"], "count": len(r.get("groups", []))} for r in lines]
+        found = [r for r in lines if r.get("step") == step]
+        if not found:
+            raise InvalidRequestError(f"step: no rollouts recorded at step {step}", param="step")
+        return list(found[-1].get("groups", []))
+
+    # --- control ---
+    def _move(self, job_id: str, expected: set[str], to: str, verb: str, **values: Any) -> FineTuningJob:
+        row = self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+        if row.status not in expected or not self.store.jobs.transition(job_id, expected, to, **values):
+            current = self.store.get(JobRow, job_id).status
+            raise ConflictError(
+                f"Job {job_id} cannot be {verb}: its status is {current!r}", param="fine_tuning_job_id"
+            )
+        return self.get(job_id)
+
+    def cancel(self, job_id: str) -> FineTuningJob:
+        live = {"validating_files", "queued", "running", "paused"}
+        job = self._move(job_id, live, "cancelled", "cancelled", finished_at=now(), control=None)
+        self.store.add_job_events(job_id, [job_event("Job cancelled")])
+        return job
+
+    def pause(self, job_id: str) -> FineTuningJob:
+        row = self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+        if row.status == "queued":
+            job = self._move(job_id, {"queued"}, "paused", "paused")
+        else:
+            job = self._move(job_id, {"running"}, "paused", "paused", control="pause")
+        self.store.add_job_events(
+            job_id, [job_event("Job paused: the current step finishes and is checkpointed")]
+        )
+        return job
+
+    def resume(self, job_id: str) -> FineTuningJob:
+        job = self._move(job_id, {"paused"}, "queued", "resumed", control=None)
+        self.store.add_job_events(
+            job_id, [job_event("Job resumed: queued to continue from its last checkpoint")]
+        )
+        return job
+
+    def finished(self, job_id: str) -> bool:
+        return self.store.get(JobRow, job_id).status in FINISHED

@@ -1,0 +1,1 @@
+"""One thin router per OpenAI resource: parse, call one service method, return."""

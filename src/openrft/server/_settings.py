@@ -1,0 +1,71 @@
+"""The server's settings, read once from ``OPENRFT_*`` variables (or passed by ``openrft serve``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from openrft.store import default_data_dir
+
+MiB = 1024 * 1024
+
+
+class ServerSettings(BaseSettings):
+    """What ``openrft serve`` and ``openrft worker`` run with; every field is ``OPENRFT_<NAME>``."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENRFT_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    """Uploaded files, job folders and the SQLite database (``~/.local/share/openrft``)."""
+    database_url: str | None = None
+    """``postgresql://user@host/db`` to share one database between workers on several machines;
+    unset = SQLite in ``data_dir``."""
+    api_keys: Annotated[list[str], NoDecode] = []
+    """Bearer keys the API accepts (comma-separated). None configured: a key is generated once,
+    kept in ``DATA_DIR/api-key`` and printed at start (``--no-auth`` turns auth off instead)."""
+    no_auth: bool = False
+    """Accept every request without a key (loopback experiments only)."""
+    max_upload_bytes: int = Field(default=512 * MiB, ge=1)
+    """Largest file ``POST /v1/files`` accepts (OpenAI's limit: 512 MB)."""
+    max_loaded_models: int = Field(default=2, ge=1)
+    """Models kept in memory for chat completions and responses (least recently used leaves)."""
+    models: dict[str, str] = {}
+    """Extra base models by name: ``{"qwen-0.5b": "/models/qwen2.5-0.5b-instruct"}`` (JSON)."""
+    lease_seconds: float = Field(default=60.0, gt=0)
+    """A worker that has not heartbeaten for this long loses its job, which is queued again."""
+    heartbeat_seconds: float = Field(default=5.0, gt=0)
+    """How often a worker renews its lease and checks for cancel or pause."""
+    poll_seconds: float = Field(default=1.0, gt=0)
+    """How often an idle worker looks for queued work."""
+    max_attempts: int = Field(default=5, ge=1)
+    """Starts after which a job whose worker keeps dying is failed."""
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    def resolved_api_keys(self) -> tuple[list[str], bool]:
+        """The keys to accept and whether one was generated (and should be printed) just now."""
+        if self.api_keys or self.no_auth:
+            return list(self.api_keys), False
+        path = Path(self.data_dir).expanduser() / "api-key"
+        if path.exists():
+            return [path.read_text().strip()], False
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = "sk-openrft-" + secrets.token_urlsafe(24)
+        # Created 0600 in one step: the key is never readable by others, even briefly.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process created it a moment ago
+            return [path.read_text().strip()], False
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+        return [key], True

@@ -1,0 +1,73 @@
+"""What a running server holds (one per app), and the route dependency that hands it out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPBearer
+
+from openrft.config import Settings
+from openrft.graders import GraderRuntime
+from openrft.server._chat import ChatService
+from openrft.server._evals import EvalService
+from openrft.server._files import FileService
+from openrft.server._jobs import JobService
+from openrft.server._models import ModelCache, ModelRegistry
+from openrft.server._settings import ServerSettings
+from openrft.store import Store
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    core: Settings
+    store: Store
+    runtime: GraderRuntime
+    """One grading runtime for every request: sandbox pools and judges stay warm."""
+    registry: ModelRegistry
+    cache: ModelCache
+    files: FileService
+    jobs: JobService
+    evals: EvalService
+    chat: ChatService
+
+    @classmethod
+    def open(
+        cls, settings: ServerSettings, core: Settings | None = None, store: Store | None = None
+    ) -> ServerState:
+        from openrft.models import open_backend
+
+        core = core or Settings()
+        store = store or Store(settings.data_dir, settings.database_url, max_attempts=settings.max_attempts)
+        runtime = GraderRuntime(core)
+        registry = ModelRegistry(store, core, settings.models)
+        cache = ModelCache(lambda reference: open_backend(reference, core), settings.max_loaded_models)
+        return cls(
+            settings=settings,
+            core=core,
+            store=store,
+            runtime=runtime,
+            registry=registry,
+            cache=cache,
+            files=FileService(store, core, settings.max_upload_bytes),
+            jobs=JobService(store, runtime, registry, core),
+            evals=EvalService(store, runtime, registry),
+            chat=ChatService(registry, cache),
+        )
+
+    def close(self) -> None:
+        self.cache.close()
+        self.runtime.close()
+        self.store.close()
+
+
+def get_state(request: Request) -> ServerState:
+    return request.app.state.openrft  # type: ignore[no-any-return]
+
+
+StateDep = Annotated[ServerState, Depends(get_state)]
+
+bearer = HTTPBearer(auto_error=False, description="One of the server's API keys (OPENRFT_API_KEYS)")
+"""Declared on the routers for the OpenAPI document; the key itself is checked by middleware."""

@@ -1,0 +1,104 @@
+"""A fine-tuning job's validations as an eval: one eval per job, one completed run per validation.
+
+The eval is created with the job (its ``eval_id`` is on the job object). Its testing criterion is
+the job's grader; each validation step becomes a run named ``validation step N`` whose output
+items are the policy's answers on the validation file at that step, read from the job folder's
+``validation/step-N.jsonl``. Recording is idempotent: a resumed job that redoes a step replaces
+that step's run.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from openrft.data import load_rft_jsonl
+from openrft.evals import EvalRecord
+from openrft.models import GenerationOptions
+from openrft.server._evals import output_config
+from openrft.server._run_executor import criteria_of, graded_answer, record_outcome
+from openrft.store import EvalRow, EvalRunRow, JobRow, Store, now
+
+
+def job_eval(job_id: str, grader: dict[str, Any], metadata: dict[str, str] | None) -> EvalRow:
+    """The eval that holds ``job_id``'s validation runs."""
+    created = now()
+    name = str(grader.get("name") or "grader")
+    return EvalRow(
+        id=f"eval_{uuid.uuid4().hex}",
+        name=f"{job_id} validation",
+        created_at=created,
+        updated_at=created,
+        eval_metadata={**(metadata or {}), "fine_tuning_job_id": job_id},
+        data_source_config=output_config(
+            {"type": "custom", "item_schema": {"type": "object"}, "include_sample_schema": True}
+        ),
+        testing_criteria=[{**grader, "name": name, "id": f"{name}-{uuid.uuid4()}"}],
+    )
+
+
+def _step_of(run: EvalRunRow) -> int | None:
+    step = (run.run_metadata or {}).get("step")
+    return int(step) if isinstance(step, int | str) and str(step).isdigit() else None
+
+
+def record_validation(store: Store, job: JobRow, step: int, model: str) -> str | None:
+    """Turn the validation at ``step`` into a completed run of the job's eval; its id (None: no eval)."""
+    ev = store.find(EvalRow, job.eval_id) if job.eval_id else None
+    path = store.job_dir(job.id) / "validation" / f"step-{step}.jsonl"
+    if ev is None or job.validation_file is None or not path.exists():
+        return None
+    runs, _ = store.page(EvalRunRow, limit=1_000_000, where=[EvalRunRow.job_id == job.id])
+    for run in runs:
+        if _step_of(run) == step:
+            store.delete(EvalRunRow, run.id)
+    rows = load_rft_jsonl(Path(store.files.path(job.validation_file)), "valid").rows
+    records = [
+        EvalRecord.from_json(json.loads(line))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
+    hyper = (job.method.get("reinforcement") or {}).get("hyperparameters") or {}
+    options = GenerationOptions(temperature=float(hyper.get("temperature", 1.0)))
+    criteria = criteria_of(ev.testing_criteria)
+    graded = [
+        graded_answer(r, rows[r.item_index].item, rows[r.item_index].messages, criteria, model, options)
+        for r in records
+    ]
+    run = EvalRunRow(
+        id=f"evalrun_{uuid.uuid4().hex}",
+        eval_id=ev.id,
+        name=f"validation step {step}",
+        created_at=now(),
+        model=model,
+        data_source={
+            "type": "completions",
+            "source": {"type": "file_id", "id": job.validation_file},
+            "model": model,
+        },
+        run_metadata={"fine_tuning_job_id": job.id, "step": str(step)},
+        result_counts={"total": 0, "errored": 0, "failed": 0, "passed": 0},
+        status="in_progress",
+        job_id=job.id,
+    )
+    store.add(run)
+    fields = record_outcome(store, run, ev, graded)
+    store.runs.transition(run.id, {"in_progress"}, "completed", **fields)
+    return run.id
+
+
+def recorded_steps(store: Store, job: JobRow) -> set[int]:
+    """The validation steps of ``job`` that already have a run."""
+    runs, _ = store.page(EvalRunRow, limit=1_000_000, where=[EvalRunRow.job_id == job.id])
+    return {step for run in runs if (step := _step_of(run)) is not None}
+
+
+def drop_validations_after(store: Store, job: JobRow, step: int) -> None:
+    """Forget the validation runs of steps a resumed job is about to redo."""
+    runs, _ = store.page(EvalRunRow, limit=1_000_000, where=[EvalRunRow.job_id == job.id])
+    for run in runs:
+        run_step = _step_of(run)
+        if run_step is not None and run_step > step:
+            store.delete(EvalRunRow, run.id)

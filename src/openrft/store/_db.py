@@ -1,0 +1,119 @@
+"""The database: embedded SQLite by default, PostgreSQL when a ``postgresql://`` URL is given.
+
+SQLite runs in WAL mode with ``synchronous=NORMAL`` (durable across process crashes, the
+sandbox-and-reliability reference §5), a busy timeout (concurrent writers wait instead of
+failing with "database is locked") and foreign keys on. Write transactions start with
+``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes can fail at once when
+another process wrote in between (SQLite cannot upgrade a stale snapshot), whatever the timeout.
+
+Tables are created on start; the ``schema_version`` row says which layout the file holds.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from openrft.errors import InvalidRequestError
+from openrft.store._tables import SCHEMA_VERSION, Base, Meta
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3; anything else is taken as it is."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_url(data_dir: Path) -> str:
+    return f"sqlite:///{Path(data_dir) / 'openrft.db'}"
+
+
+def _sqlite_pragmas(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Transactions are begun below, not by the driver (which would always defer them).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get("sqlite_immediate", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class Database:
+    """An engine plus two session factories: ``read()`` and ``write()`` transactions.
+
+    Args:
+        url: a SQLAlchemy URL (``sqlite:///path``, ``postgresql://user@host/db``).
+    """
+
+    def __init__(self, url: str):
+        self.url = normalize_url(url)
+        parsed = make_url(self.url)
+        self.dialect = parsed.get_backend_name()
+        if self.dialect == "sqlite":
+            if parsed.database and parsed.database != ":memory:":
+                Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(self.url, connect_args={"check_same_thread": False})
+            _sqlite_pragmas(self.engine)
+            writer = self.engine.execution_options(sqlite_immediate=True)
+        elif self.dialect == "postgresql":
+            self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            writer = self.engine
+        else:
+            raise InvalidRequestError(
+                f"database URL {url!r}: use sqlite:///PATH or postgresql://USER@HOST/DB", param="database_url"
+            )
+        self._reader = sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = sessionmaker(writer, expire_on_commit=False)
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A session for reading (committed or rolled back at the end)."""
+        with self._reader.begin() as session:
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """A session for a read-modify-write transaction; commits on success."""
+        with self._writer.begin() as session:
+            yield session
+
+    def create_schema(self) -> None:
+        """Create missing tables and record (or check) the schema version."""
+        with self.write() as session:
+            # Several processes may start at once: serialize the check-then-create.
+            if self.dialect == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(7261)"))
+            Base.metadata.create_all(session.connection())
+            row = session.execute(select(Meta).where(Meta.key == "schema_version")).scalar_one_or_none()
+            if row is None:
+                session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(row.value) != SCHEMA_VERSION:
+                raise InvalidRequestError(
+                    f"the database holds schema version {row.value}, this openrft needs {SCHEMA_VERSION}; "
+                    "use a new --data-dir or --database-url",
+                    param="database_url",
+                )
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,231 @@
+"""The store: one database, the uploaded files, the work queues, under one data directory.
+
+``DATA_DIR/openrft.db`` (SQLite, unless a PostgreSQL URL is given), ``DATA_DIR/files/``
+(uploaded bytes), ``DATA_DIR/jobs/<job_id>/`` (a job's training folder: checkpoints,
+events, metrics, rollouts) and ``DATA_DIR/runs/<run_id>/`` (an eval run's results file).
+Several processes (the API, workers) open the same store; every write is one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import delete, select, update
+
+from openrft.errors import InvalidRequestError
+from openrft.store._db import Database, sqlite_url
+from openrft.store._errors import NotFoundError
+from openrft.store._files import FileStore
+from openrft.store._queue import WorkQueue
+from openrft.store._tables import (
+    Base,
+    CheckpointRow,
+    EvalRunRow,
+    FileRow,
+    JobEventRow,
+    JobRow,
+    ModelRow,
+)
+
+Row = TypeVar("Row", bound=Base)
+Order = Literal["asc", "desc"]
+
+NOUNS = {
+    "files": "File object",
+    "fine_tuning_jobs": "fine-tuning job",
+    "fine_tuning_job_checkpoints": "checkpoint",
+    "models": "model",
+    "evals": "eval",
+    "eval_runs": "eval run",
+    "eval_output_items": "output item",
+    "saved_graders": "saved grader",
+}
+
+
+def default_data_dir() -> Path:
+    """``OPENRFT_DATA_DIR``, else ``$XDG_DATA_HOME/openrft`` (``~/.local/share/openrft``)."""
+    explicit = os.environ.get("OPENRFT_DATA_DIR")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "openrft"
+
+
+def now() -> int:
+    return int(time.time())
+
+
+class Store:
+    """Open (creating if needed) the store in ``data_dir``; ``database_url`` overrides SQLite.
+
+    Args:
+        data_dir: files, job folders and (by default) the SQLite database live here.
+        database_url: ``postgresql://user@host/db`` to share one database between machines.
+        max_attempts: starts after which a job whose worker keeps dying is failed.
+    """
+
+    def __init__(self, data_dir: Path | str, database_url: str | None = None, *, max_attempts: int = 5):
+        self.data_dir = Path(data_dir).expanduser()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(database_url or sqlite_url(self.data_dir))
+        self.db.create_schema()
+        self.files = FileStore(self.data_dir / "files")
+        self.jobs = WorkQueue(self.db, JobRow, running="running", max_attempts=max_attempts)
+        self.runs = WorkQueue(self.db, EvalRunRow, running="in_progress", max_attempts=max_attempts)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # --- folders ---
+    def job_dir(self, job_id: str) -> Path:
+        return self.data_dir / "jobs" / job_id
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.data_dir / "runs" / run_id
+
+    # --- generic access ---
+    def add(self, row: Row) -> Row:
+        with self.db.write() as session:
+            session.add(row)
+        return row
+
+    def get(self, table: type[Row], ident: str, *, param: str | None = None, **where: Any) -> Row:
+        """The row with ``id == ident`` (and the ``where`` columns), else :class:`NotFoundError`."""
+        query = select(table).where(table.id == ident)  # type: ignore[attr-defined]
+        for column, value in where.items():
+            query = query.where(getattr(table, column) == value)
+        with self.db.read() as session:
+            row = session.execute(query).scalar_one_or_none()
+        if row is None:
+            noun = NOUNS.get(table.__tablename__, table.__tablename__)
+            raise NotFoundError(f"No {noun} found with id {ident!r}", param=param, code="not_found")
+        return row
+
+    def find(self, table: type[Row], ident: str) -> Row | None:
+        with self.db.read() as session:
+            return session.execute(select(table).where(table.id == ident)).scalar_one_or_none()  # type: ignore[attr-defined]
+
+    def update(self, table: type[Row], ident: str, **values: Any) -> None:
+        with self.db.write() as session:
+            session.execute(update(table).where(table.id == ident).values(**values))  # type: ignore[attr-defined]
+
+    def delete(self, table: type[Row], ident: str) -> bool:
+        with self.db.write() as session:
+            result = session.execute(delete(table).where(table.id == ident))  # type: ignore[attr-defined]
+            return result.rowcount == 1  # type: ignore[attr-defined]
+
+    def page(
+        self,
+        table: type[Row],
+        *,
+        after: str | None = None,
+        limit: int = 20,
+        order: Order = "desc",
+        where: Sequence[Any] = (),
+    ) -> tuple[list[Row], bool]:
+        """One page of ``table`` in insertion order (``asc``) or newest first; returns (rows, has_more).
+
+        ``after`` is the id of the last row of the previous page.
+        """
+        seq, ident = table.seq, table.id  # type: ignore[attr-defined]
+        query = select(table).where(*where)
+        with self.db.read() as session:
+            if after:
+                anchor = session.execute(select(seq).where(ident == after, *where)).scalar_one_or_none()
+                if anchor is None:
+                    raise InvalidRequestError(
+                        f"after: no object with id {after!r} in this list", param="after"
+                    )
+                query = query.where(seq > anchor if order == "asc" else seq < anchor)
+            query = query.order_by(seq.asc() if order == "asc" else seq.desc()).limit(limit + 1)
+            rows = list(session.execute(query).scalars())
+        return rows[:limit], len(rows) > limit
+
+    def ids(self, table: type[Row]) -> set[str]:
+        with self.db.read() as session:
+            return set(session.execute(select(table.id)).scalars())  # type: ignore[attr-defined]
+
+    # --- files ---
+    def sweep_files(self) -> int:
+        """Remove uploaded bytes left without a row (an upload killed half-way)."""
+        return self.files.sweep(self.ids(FileRow))
+
+    # --- job events ---
+    def add_job_events(self, job_id: str, events: Sequence[dict[str, Any]], *, source: str = "server") -> int:
+        """Insert events (OpenAI's event objects) not yet stored, by id; returns how many were new."""
+        if not events:
+            return 0
+        with self.db.write() as session:
+            known = set(
+                session.execute(
+                    select(JobEventRow.id).where(
+                        JobEventRow.job_id == job_id, JobEventRow.id.in_([e["id"] for e in events])
+                    )
+                ).scalars()
+            )
+            fresh = [e for e in events if e["id"] not in known]
+            session.add_all(
+                JobEventRow(
+                    id=e["id"],
+                    job_id=job_id,
+                    created_at=int(e.get("created_at") or now()),
+                    level=e.get("level") or "info",
+                    message=e.get("message") or "",
+                    type=e.get("type") or "message",
+                    data=e.get("data"),
+                    source=source,
+                )
+                for e in fresh
+            )
+        return len(fresh)
+
+    def drop_job_events(self, job_id: str, *, source: str, keep: set[str]) -> int:
+        """Delete the ``source`` events of a job whose ids are not in ``keep`` (a resumed job's rewind)."""
+        with self.db.write() as session:
+            result = session.execute(
+                delete(JobEventRow).where(
+                    JobEventRow.job_id == job_id, JobEventRow.source == source, JobEventRow.id.not_in(keep)
+                )
+            )
+            return result.rowcount  # type: ignore[attr-defined,no-any-return]
+
+    # --- checkpoints and models ---
+    def put_checkpoint(self, row: CheckpointRow, model: ModelRow) -> None:
+        """Record a checkpoint and the model name that samples from it (replacing one at the same step)."""
+        with self.db.write() as session:
+            session.execute(
+                delete(CheckpointRow).where(
+                    CheckpointRow.job_id == row.job_id, CheckpointRow.step_number == row.step_number
+                )
+            )
+            session.execute(delete(ModelRow).where(ModelRow.id == model.id))
+            session.add_all([row, model])
+
+    def drop_checkpoints(self, job_id: str, keep_steps: set[int]) -> None:
+        """Forget a job's checkpoints (and their model names) at steps not in ``keep_steps``."""
+        with self.db.write() as session:
+            gone = session.execute(
+                select(CheckpointRow.fine_tuned_model_checkpoint).where(
+                    CheckpointRow.job_id == job_id, CheckpointRow.step_number.not_in(keep_steps)
+                )
+            ).scalars()
+            names = list(gone)
+            session.execute(delete(ModelRow).where(ModelRow.id.in_(names)))
+            session.execute(
+                delete(CheckpointRow).where(
+                    CheckpointRow.job_id == job_id, CheckpointRow.step_number.not_in(keep_steps)
+                )
+            )
+
+    def put_model(self, model: ModelRow) -> None:
+        with self.db.write() as session:
+            session.execute(delete(ModelRow).where(ModelRow.id == model.id))
+            session.add(model)
+
+    def models(self) -> list[ModelRow]:
+        with self.db.read() as session:
+            return list(session.execute(select(ModelRow).order_by(ModelRow.seq)).scalars())
