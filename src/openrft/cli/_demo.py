@@ -24,8 +24,11 @@ TASK = "icd10-coding"
 and only a right pick scores, so a format trick cannot raise the held-out score."""
 _TITLE = f"GRPO on {DEFAULT_LOCAL_MODEL} (LoRA)"
 TEMPERATURE = 0.7
-"""SmolLM2 scores 0.39 greedy, 0.23 at 0.7 and 0.04 at 1.0 on this task (examples/icd10-coding):
-at 1.0 it rarely names a code at all, which leaves GRPO nothing to compare."""
+"""Rollout temperature. SmolLM2 scores 0.39 greedy, 0.23 at 0.7 and 0.04 at 1.0 on this task
+(examples/icd10-coding): at 1.0 it rarely names a code at all, which leaves GRPO nothing to compare."""
+SELECTION_ITEMS = 16
+"""Items the job validates on to pick its best checkpoint; kept apart from the held-out test items,
+so the before/after comparison is on items that chose nothing."""
 
 
 def _eval(model: str, label: str, rows: list[Any], criteria: list[Any], runs: int, seed: int) -> list[Any]:
@@ -33,7 +36,8 @@ def _eval(model: str, label: str, rows: list[Any], criteria: list[Any], runs: in
     from openrft.models import GenerationOptions, open_backend
 
     backend = open_backend(model)
-    options = GenerationOptions(temperature=TEMPERATURE, max_tokens=16, seed=seed)
+    # Greedy with one run: the comparison measures the models, not sampling luck; more runs sample.
+    options = GenerationOptions(temperature=0.0 if runs == 1 else TEMPERATURE, max_tokens=16, seed=seed)
     try:
         with console.status(f"evaluating {label} on {len(rows)} held-out items × {runs} runs"):
             result = asyncio.run(
@@ -44,6 +48,19 @@ def _eval(model: str, label: str, rows: list[Any], criteria: list[Any], runs: in
     return result.records
 
 
+def _print_preflight(report: dict[str, Any], out: Any) -> None:
+    base = report.get("base") or {}
+    if base:
+        out.print(
+            f"preflight: base model reward {base['reward_mean']:.3f} on {report['items']} training prompts; "
+            f"learnable prompts (answers that differ in reward) {base['learnable_fraction']:.0%}"
+        )
+    exploits = ", ".join(f"{name} {score:.2f}" for name, score in report["exploits"].items())
+    out.print(
+        f"preflight: trivial exploits score {exploits} (the job refuses one ≥ {report['exploit_limit']:.2f})"
+    )
+
+
 def _exact(records: list[Any]) -> float:
     return sum(r.score >= 1.0 for r in records) / len(records)
 
@@ -52,10 +69,10 @@ def demo(
     out: Annotated[Path, typer.Option(help="Folder for the task, the job and the report.")] = Path(
         "runs/demo"
     ),
-    steps: Annotated[int, typer.Option(min=1, help="GRPO steps.")] = 16,
-    train_items: Annotated[int, typer.Option(min=2)] = 64,
-    valid_items: Annotated[int, typer.Option(min=2)] = 24,
-    runs: Annotated[int, typer.Option(min=1, help="Answers per held-out item in each eval.")] = 2,
+    steps: Annotated[int, typer.Option(min=1, help="GRPO steps.")] = 24,
+    train_items: Annotated[int, typer.Option(min=2)] = 96,
+    valid_items: Annotated[int, typer.Option(min=2, help="Held-out test items.")] = 48,
+    runs: Annotated[int, typer.Option(min=1, help="Answers per held-out item in each eval (1: greedy).")] = 1,
     seed: Annotated[int, typer.Option()] = 0,
 ) -> None:
     """Run the whole RFT loop on SmolLM2-135M-Instruct: baseline, preflight, training, held-out comparison."""
@@ -64,15 +81,23 @@ def demo(
     from openrft.evals import make_criteria, render_report, summarize
     from openrft.graders import validate_grader
     from openrft.training import Hyperparameters, TrainConfig, run_training
-    from openrft.training._preflight import run_preflight
 
     console.rule("1 · task")
-    files = build_task(TASK, out / "task", n_train=train_items, n_valid=valid_items, seed=seed)
+    selection = min(SELECTION_ITEMS, valid_items)
+    files = build_task(TASK, out / "task", n_train=train_items, n_valid=valid_items + selection, seed=seed)
+    lines = files.valid.read_text(encoding="utf-8").splitlines(keepends=True)
+    select_file, test_file = files.out_dir / "select.jsonl", files.out_dir / "test.jsonl"
+    select_file.write_text("".join(lines[:selection]), encoding="utf-8")
+    test_file.write_text("".join(lines[selection:]), encoding="utf-8")
     grader_json = json.loads(files.grader.read_text())
     grader = validate_grader(grader_json)
     train = load_rft_jsonl(files.train, split="train").rows
-    valid = load_rft_jsonl(files.valid, split="valid").rows
-    console.print(f"{TASK}: {len(train)} training and {len(valid)} held-out items in {files.out_dir}")
+    load_rft_jsonl(select_file, split="valid")
+    valid = load_rft_jsonl(test_file, split="valid").rows
+    console.print(
+        f"{TASK}: {len(train)} training, {selection} checkpoint-selection and {len(valid)} held-out "
+        f"test items in {files.out_dir}"
+    )
     console.print(f"grader '{grader.name}' ({grader.type}) validated; data validated")
 
     console.rule("2 · baseline on held-out items")
@@ -82,27 +107,30 @@ def demo(
     console.print(f"base: mean reward {base_summary['mean']:.3f}, exact code {_exact(base):.1%}")
     console.print(f"RFT readiness: {base_summary['readiness']['verdict']}")
 
-    console.rule("3 · preflight: does the grader pay for exploits?")
-    preflight = run_preflight(grader, train)
-    for name, score in preflight["exploits"].items():
-        console.print(f"  {name}: {score:.2f}")
-
-    console.rule("4 · GRPO training")
+    console.rule("3 · preflight, then 4 · GRPO training")
+    # 4 prompts × 4 answers a step: more prompts seen for the same compute as 2 × 8 (on CPU the
+    # prompt tokens dominate a step's cost), and a learning rate 3× the LoRA base rate, because
+    # the whole run is a couple of dozen steps.
     hp = Hyperparameters(
         lora=True,
         max_steps=steps,
-        batch_size=2,
+        batch_size=4,
+        compute_multiplier=0.5,
+        learning_rate_multiplier=3.0,
         max_completion_length=16,
-        eval_interval=max(1, steps // 2),
+        eval_interval=max(1, steps // 3),
         eval_samples=1,
         temperature=TEMPERATURE,
         seed=seed,
     )
-    config = TrainConfig(DEFAULT_LOCAL_MODEL, files.train, grader_json, out / "job", files.valid, hp)
+    config = TrainConfig(DEFAULT_LOCAL_MODEL, files.train, grader_json, out / "job", select_file, hp)
     metrics: list[dict[str, Any]] = []
     with Live(steps_table(metrics, steps, _TITLE), console=console, refresh_per_second=2) as live:
 
         def on_event(event: dict[str, Any]) -> None:
+            data = event.get("data") or {}
+            if "preflight" in data:  # the job samples the base model and scores trivial exploits first
+                _print_preflight(data["preflight"], live.console)
             if event["type"] == "metrics":
                 metrics.append(event["data"])
                 live.update(steps_table(metrics, steps, _TITLE))
