@@ -183,15 +183,33 @@ class JobService:
         return self.get(job.id)
 
     # --- read ---
+    def _best_valid(self, job_ids: list[str]) -> dict[str, float]:
+        """Each job's best validation reward, read off its checkpoints.
+
+        Every validation saves a checkpoint and pruning always keeps the best one, so the
+        checkpoints' maximum is the best validation (one query for a whole page of jobs).
+        """
+        rows, _ = self.store.page(CheckpointRow, limit=1_000_000, where=[CheckpointRow.job_id.in_(job_ids)])
+        best: dict[str, float] = {}
+        for row in rows:
+            value = (row.metrics or {}).get("valid_reward_mean")
+            if isinstance(value, int | float) and value > best.get(row.job_id, float("-inf")):
+                best[row.job_id] = float(value)
+        return best
+
+    def _objects(self, rows: list[JobRow]) -> list[FineTuningJob]:
+        best = self._best_valid([r.id for r in rows]) if rows else {}
+        return [job_object(r, best.get(r.id)) for r in rows]
+
     def get(self, job_id: str) -> FineTuningJob:
-        return job_object(self.store.get(JobRow, job_id, param="fine_tuning_job_id"))
+        return self._objects([self.store.get(JobRow, job_id, param="fine_tuning_job_id")])[0]
 
     def list(
         self, *, after: str | None, limit: int, metadata: dict[str, str] | None
     ) -> ListPage[FineTuningJob]:
         if not metadata:
             rows, more = self.store.page(JobRow, after=after, limit=limit)
-            return list_page([job_object(r) for r in rows], more)
+            return list_page(self._objects(rows), more)
         # Metadata lives in a JSON column: filter here (job lists are short), then paginate.
         everything, _ = self.store.page(JobRow, limit=1_000_000)
         matching = [
@@ -202,7 +220,7 @@ class JobService:
             if after not in ids:
                 raise InvalidRequestError(f"after: no job with id {after!r} in this list", param="after")
             matching = matching[ids.index(after) + 1 :]
-        return list_page([job_object(r) for r in matching[:limit]], len(matching) > limit)
+        return list_page(self._objects(matching[:limit]), len(matching) > limit)
 
     def events(self, job_id: str, *, after: str | None, limit: int) -> ListPage[FineTuningJobEvent]:
         self.store.get(JobRow, job_id, param="fine_tuning_job_id")

@@ -53,7 +53,7 @@ def _hyperparameters(method: dict[str, Any]) -> Hyperparameters:
     )
 
 
-def job_object(row: JobRow) -> FineTuningJob:
+def job_object(row: JobRow, best_valid_reward: float | None = None) -> FineTuningJob:
     return FineTuningJob(
         id=row.id,
         created_at=row.created_at,
@@ -74,7 +74,12 @@ def job_object(row: JobRow) -> FineTuningJob:
         metadata=row.job_metadata,
         user_provided_suffix=row.suffix,
         eval_id=row.eval_id,
-        openrft=JobProgress(step=row.step, total_steps=row.total_steps, attempts=row.attempts),
+        openrft=JobProgress(
+            step=row.step,
+            total_steps=row.total_steps,
+            attempts=row.attempts,
+            best_valid_reward_mean=best_valid_reward,
+        ),
     )
 
 

@@ -27,14 +27,21 @@ export function table(headers, rows, attrs = {}) {
   );
 }
 
-export function num(value, digits = 3) {
-  if (value === null || value === undefined || Number.isNaN(value)) return "—";
-  if (typeof value !== "number") return String(value);
-  return Number.isInteger(value) ? String(value) : value.toFixed(digits);
+// Rewards and scores: always the same decimals, so a column of them lines up (0.000, not 0).
+export function fixed(value, digits = 3) {
+  if (typeof value !== "number" || Number.isNaN(value)) return "—";
+  return value.toFixed(digits);
 }
 
+// A compact local time ("Dec 2, 06:22:44"; the year only when it is not this one) that does not
+// wrap, with the full date and time on hover.
 export function when(unix) {
-  return unix ? new Date(unix * 1000).toLocaleString() : "—";
+  if (!unix) return "—";
+  const d = new Date(unix * 1000);
+  const date = { month: "short", day: "numeric" };
+  if (d.getFullYear() !== new Date().getFullYear()) date.year = "numeric";
+  const time = d.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  return el("time", { datetime: d.toISOString(), title: d.toLocaleString(), class: "nowrap" }, `${d.toLocaleDateString(undefined, date)}, ${time}`);
 }
 
 export function badge(status) {

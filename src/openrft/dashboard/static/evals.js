@@ -2,7 +2,7 @@
 
 import { api, listAll } from "./api.js";
 import { histogram } from "./charts.js";
-import { badge, el, mean, num, pre, std, table, when } from "./dom.js";
+import { badge, el, fixed, mean, pre, std, table, when } from "./dom.js";
 
 const TIE = 1e-9;
 
@@ -68,20 +68,22 @@ function compareSubmit(event, form) {
 export async function evalPage(view, evalId) {
   const [ev, runs] = await Promise.all([api(`/v1/evals/${evalId}`), listAll(`/v1/evals/${evalId}/runs`)]);
   view.append(el("h1", {}, "Eval ", ev.name || ev.id));
+  const jobId = ev.metadata?.fine_tuning_job_id;
+  if (jobId) view.append(el("p", {}, "The validations of job ", el("a", { href: `#/jobs/${jobId}` }, el("code", {}, jobId)), "."));
   const byModel = new Map();
   const rows = [];
   for (const r of runs) {
     const items = r.status === "completed" ? await runItems(evalId, r.id) : [];
     const m = mean(items.map(itemScore));
     if (m !== null) byModel.set(r.model, [...(byModel.get(r.model) || []), m]);
-    rows.push([el("a", { href: `#/evals/${evalId}/runs/${r.id}` }, r.name || r.id), r.model || "—", badge(r.status), num(m)]);
+    rows.push([el("a", { href: `#/evals/${evalId}/runs/${r.id}` }, r.name || r.id), r.model || "—", badge(r.status), fixed(m)]);
   }
   view.append(table(["run", "model", "status", "mean score"], rows));
   view.append(el("h2", {}, "Across runs"));
   view.append(
     table(
       ["model", "runs", "mean ± std of run means"],
-      [...byModel].map(([model, means]) => [model, means.length, `${num(mean(means))} ± ${num(std(means))}`]),
+      [...byModel].map(([model, means]) => [model, means.length, `${fixed(mean(means))} ± ${fixed(std(means))}`]),
     ),
   );
   view.append(el("h2", {}, "Testing criteria"), pre(JSON.stringify(ev.testing_criteria, null, 2)));
@@ -96,9 +98,9 @@ export async function runPage(view, evalId, runId) {
       "div",
       { class: "facts" },
       el("span", {}, "model ", el("b", {}, run.model || "—")),
-      el("span", {}, "mean ", el("b", { "data-metric": "mean" }, num(mean(scores)))),
-      el("span", {}, "± std ", el("b", { "data-metric": "std" }, num(std(scores)))),
-      el("span", {}, "passed ", el("b", {}, `${run.result_counts?.passed ?? 0} / ${run.result_counts?.total ?? 0}`)),
+      el("span", {}, "mean ", el("b", { "data-metric": "mean" }, fixed(mean(scores)))),
+      el("span", {}, "± std ", el("b", { "data-metric": "std" }, fixed(std(scores)))),
+      el("span", {}, "passed ", el("b", { "data-metric": "passed" }, `${run.result_counts?.passed ?? 0} / ${run.result_counts?.total ?? 0}`)),
       el("a", { href: `#/evals/${evalId}` }, "all runs of this eval"),
     ),
   );
@@ -107,12 +109,10 @@ export async function runPage(view, evalId, runId) {
   view.append(
     table(
       ["criterion", "passed", "failed", "pass rate"],
-      (run.per_testing_criteria_results || []).map((c) => [
-        c.testing_criteria,
-        c.passed,
-        c.failed,
-        num(c.passed + c.failed ? c.passed / (c.passed + c.failed) : null),
-      ]),
+      (run.per_testing_criteria_results || []).map((c) => ({
+        attrs: { "data-criterion": c.testing_criteria },
+        cells: [c.testing_criteria, c.passed, c.failed, fixed(c.passed + c.failed ? c.passed / (c.passed + c.failed) : null)],
+      })),
     ),
   );
   const worst = items
@@ -125,7 +125,7 @@ export async function runPage(view, evalId, runId) {
       ["item", "score", "output", "reference"],
       worst.map(({ it, s }) => ({
         attrs: { "data-item": it.datasource_item_id },
-        cells: [it.datasource_item_id, num(s), pre(outputText(it)), pre(reference(it))],
+        cells: [it.datasource_item_id, fixed(s), pre(outputText(it)), pre(reference(it))],
       })),
     ),
   );
@@ -144,39 +144,54 @@ export async function comparePage(view, params) {
     }),
   );
   view.append(el("h1", {}, "Compare runs"));
-  const label = (r) => `${r.run.model || r.run.id} (${r.run.name || r.run.id})`;
-  view.append(
-    el(
-      "section",
-      { class: "grid" },
-      histogram({ title: "Score distributions", groups: runs.map((r) => ({ label: label(r), scores: r.items.map(itemScore) })) }),
-    ),
-  );
+  // Runs are named in headings and legends; the table says which model each name is.
+  const name = (r) => r.run.name || r.run.id;
   view.append(
     table(
-      ["run", "model", "mean", "std", "items"],
-      runs.map((r) => [r.run.name || r.run.id, r.run.model || "—", num(mean([...r.perItem.values()])), num(std([...r.perItem.values()])), r.perItem.size]),
+      ["run", "model", "passed / total", "mean", "std", "items"],
+      runs.map((r) => [
+        name(r),
+        r.run.model || "—",
+        `${r.run.result_counts?.passed ?? 0} / ${r.run.result_counts?.total ?? 0}`,
+        fixed(mean([...r.perItem.values()])),
+        fixed(std([...r.perItem.values()])),
+        r.perItem.size,
+      ]),
     ),
   );
+  const charts = el("section", { class: "grid" });
+  charts.append(histogram({ title: "Score distributions", groups: runs.map((r) => ({ label: name(r), scores: r.items.map(itemScore) })) }));
+  view.append(charts);
   const [base, ...others] = runs;
   for (const other of others) {
     const shared = [...base.perItem.keys()].filter((k) => other.perItem.has(k));
     const deltas = shared.map((k) => ({ k, d: other.perItem.get(k) - base.perItem.get(k) }));
     const win = deltas.filter((x) => x.d > TIE).length;
     const loss = deltas.filter((x) => x.d < -TIE).length;
+    // 21 bins over [-1.05, 1.05]: the middle one is centred on 0, so ties do not read as wins.
+    charts.append(
+      histogram({
+        title: `Per-item delta: ${name(other)} − ${name(base)}`,
+        groups: [{ label: "score delta", scores: deltas.map((x) => x.d) }],
+        bins: 21,
+        lo: -1.05,
+        hi: 1.05,
+        ticks: [-1, -0.5, 0, 0.5, 1],
+        xLabel: "delta",
+      }),
+    );
     view.append(
-      el("h2", {}, `${label(other)} against ${label(base)}`),
+      el("h2", {}, `${name(other)} against ${name(base)}`),
       el(
         "p",
         { class: "facts", "data-wtl": `${win}/${shared.length - win - loss}/${loss}` },
-        `win ${win} · tie ${shared.length - win - loss} · loss ${loss} on ${shared.length} shared items; mean delta ${num(mean(deltas.map((x) => x.d)))}`,
+        `win ${win} · tie ${shared.length - win - loss} · loss ${loss} on ${shared.length} shared items; mean delta ${fixed(mean(deltas.map((x) => x.d)))}`,
       ),
-      histogram({ title: "Per-item delta", groups: [{ label: "score delta", scores: deltas.map((x) => x.d) }], lo: -1, hi: 1, xLabel: "delta" }),
       table(
-        ["item", "base", "other", "delta"],
+        ["item", name(base), name(other), "delta"],
         deltas
           .sort((a, b) => a.d - b.d)
-          .map(({ k, d }) => ({ attrs: { "data-item": k }, cells: [k, num(base.perItem.get(k)), num(other.perItem.get(k)), num(d)] })),
+          .map(({ k, d }) => ({ attrs: { "data-item": k }, cells: [k, fixed(base.perItem.get(k)), fixed(other.perItem.get(k)), fixed(d)] })),
       ),
     );
   }

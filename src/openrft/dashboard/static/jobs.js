@@ -1,8 +1,8 @@
 // Jobs: the list, and one job's page (curves, checkpoints, events, controls).
 
 import { api, listAll } from "./api.js";
-import { lineChart } from "./charts.js";
-import { badge, el, num, table, when } from "./dom.js";
+import { color, lineChart } from "./charts.js";
+import { badge, el, fixed, table, when } from "./dom.js";
 
 const LIVE = new Set(["validating_files", "queued", "running", "paused"]);
 
@@ -45,7 +45,7 @@ export async function jobsPage(view) {
       badge(job.status),
       job.model,
       progress(job),
-      num(job.openrft?.best_valid_reward_mean),
+      fixed(job.openrft?.best_valid_reward_mean),
       job.fine_tuned_model || "—",
       when(job.created_at),
     ],
@@ -66,14 +66,21 @@ function graderNames(metrics, key) {
   return [...names];
 }
 
+// The error types that happened at least once: eleven flat zero lines would bury the one that matters.
 function errorTypes(metrics) {
   const types = new Set();
   for (const m of metrics) {
     for (const g of m.errors?.graders || []) {
-      for (const k of Object.keys(g)) if (k.startsWith("train_") && k.endsWith("_error_mean")) types.add(k.slice(6, -5));
+      for (const [k, v] of Object.entries(g)) {
+        if (v && k.startsWith("train_") && k.endsWith("_error_mean")) types.add(k.slice(6, -5));
+      }
     }
   }
   return [...types];
+}
+
+function errorRate(m, type) {
+  return (m.errors?.graders || []).reduce((sum, g) => sum + (g[`train_${type}_mean`] || 0), 0);
 }
 
 function graderValue(m, key, name, field) {
@@ -102,10 +109,16 @@ export function jobCharts(metrics) {
         title: "Reward per grader",
         x,
         yLabel: "mean reward",
-        series: graders.flatMap((name) => [
-          { label: `${name} train`, values: series(metrics, (m) => graderValue(m, "scores", name, "train_reward_mean")) },
+        // One colour per grader: solid for train, dashed for valid.
+        series: graders.flatMap((name, i) => [
+          {
+            label: `${name} train`,
+            color: color(i),
+            values: series(metrics, (m) => graderValue(m, "scores", name, "train_reward_mean")),
+          },
           {
             label: `${name} valid`,
+            color: color(i),
             values: series(metrics, (m) => graderValue(m, "scores", name, "valid_reward_mean")),
             dash: [6, 4],
           },
@@ -118,6 +131,7 @@ export function jobCharts(metrics) {
       title: "Tokens per completion",
       x,
       yLabel: "tokens",
+      yMin: 0,
       series: [
         { label: "completion", values: series(metrics, (m) => m.completion_tokens_mean) },
         { label: "reasoning (train)", values: series(metrics, (m) => m.reasoning_tokens_mean) },
@@ -128,7 +142,8 @@ export function jobCharts(metrics) {
       title: "Step duration",
       x,
       yLabel: "seconds",
-      series: ["full_iteration", "sampling_and_training", "grading", "eval"].map((k) => ({
+      yMin: 0,
+      series: ["full_iteration", "sampling", "grading", "training", "eval"].map((k) => ({
         label: k.replaceAll("_", " "),
         values: series(metrics, (m) => m.timing?.step?.[k]),
       })),
@@ -136,27 +151,36 @@ export function jobCharts(metrics) {
     lineChart({
       title: "Grader latency",
       x,
-      yLabel: "seconds per sample",
+      yLabel: "ms per sample",
+      yMin: 0,
       series: graderNames(metrics, "timing").map((name) => ({
         label: name,
-        values: series(metrics, (m) => graderValue(m, "timing", name, "train_execution_latency_mean")),
+        values: series(metrics, (m) => {
+          const seconds = graderValue(m, "timing", name, "train_execution_latency_mean");
+          return typeof seconds === "number" ? seconds * 1000 : null;
+        }),
       })),
     }),
     lineChart({
       title: "Grader errors",
       x,
       yLabel: "fraction of samples",
-      series: errorTypes(metrics).map((type) => ({
-        label: type.replaceAll("_", " "),
-        values: series(metrics, (m) =>
-          (m.errors?.graders || []).reduce((sum, g) => sum + (g[`train_${type}_mean`] || 0), 0),
-        ),
-      })),
+      yMin: 0,
+      yMax: 1,
+      series: [
+        { label: "any error", values: series(metrics, (m) => m.grader_error_rate) }, // openrft's extra
+        ...errorTypes(metrics).map((type) => ({
+          label: type.replaceAll("_", " "),
+          values: series(metrics, (m) => errorRate(m, type)),
+        })),
+      ],
     }),
     lineChart({
       title: "Zero-variance groups",
       x,
       yLabel: "fraction of prompts",
+      yMin: 0,
+      yMax: 1,
       series: [{ label: "all completions scored the same", values: series(metrics, (m) => m.zero_variance_group_fraction) }],
     }),
   );
@@ -209,11 +233,22 @@ export async function jobPage(view, jobId, rerender) {
     view.append(el("section", { class: "alarms" }, el("h2", {}, "Alarms"), el("ul", {}, alarms.map((e) => el("li", {}, e.message)))));
   }
   if (last) {
+    // Every validation is in the metrics; pruning keeps only some checkpoints.
+    const validated = metrics.filter((m) => typeof m.full_valid_mean_reward === "number");
+    const bestValid = validated.reduce((b, m) => (b && b.full_valid_mean_reward >= m.full_valid_mean_reward ? b : m), null);
     view.append(
       el(
         "p",
         { class: "facts" },
-        `step ${last.step}: train reward ${num(last.scores?.train_reward_mean)}, valid reward ${num(last.scores?.valid_reward_mean)}`,
+        el("span", {}, `step ${last.step}: train reward `, el("b", {}, fixed(last.scores?.train_reward_mean))),
+        el("span", {}, "last valid reward ", el("b", {}, fixed(validated[validated.length - 1]?.full_valid_mean_reward))),
+        el(
+          "span",
+          {},
+          "best valid reward ",
+          el("b", { "data-metric": "best-valid" }, fixed(bestValid?.full_valid_mean_reward)),
+          bestValid ? ` at step ${bestValid.step}` : "",
+        ),
       ),
     );
   }
@@ -224,23 +259,23 @@ export async function jobPage(view, jobId, rerender) {
     null,
   );
   view.append(el("h2", {}, "Checkpoints"));
+  const rows = checkpoints
+    .slice()
+    .sort((a, b) => a.step_number - b.step_number)
+    .map((c) => ({
+      attrs: { "data-checkpoint": c.step_number, class: c === best ? "best" : "" },
+      cells: [
+        c.step_number,
+        fixed(c.metrics?.valid_reward_mean),
+        fixed(c.metrics?.train_reward_mean),
+        el("code", {}, c.fine_tuned_model_checkpoint),
+        c === best ? el("span", { class: "nowrap" }, "★ best") : "",
+      ],
+    }));
   view.append(
-    table(
-      ["step", "valid reward", "train reward", "model", ""],
-      checkpoints
-        .slice()
-        .sort((a, b) => a.step_number - b.step_number)
-        .map((c) => ({
-          attrs: { "data-checkpoint": c.step_number, class: c === best ? "best" : "" },
-          cells: [
-            c.step_number,
-            num(c.metrics?.valid_reward_mean),
-            num(c.metrics?.train_reward_mean),
-            el("code", {}, c.fine_tuned_model_checkpoint),
-            c === best ? "★ best" : "",
-          ],
-        })),
-    ),
+    rows.length
+      ? table(["step", "valid reward", "train reward", "model", ""], rows)
+      : el("p", { class: "muted" }, "No checkpoints yet: one is saved at each validation."),
   );
   view.append(el("h2", {}, "Events"));
   view.append(

@@ -1,7 +1,7 @@
 // Grader playground: run a grader on one sample through /v1/fine_tuning/alpha/graders/run, then save it.
 
 import { api } from "./api.js";
-import { el, num, pre, table } from "./dom.js";
+import { el, fixed, pre, table } from "./dom.js";
 
 const EXAMPLE = {
   type: "string_check",
@@ -60,10 +60,10 @@ export async function playgroundPage(view) {
         el(
           "div",
           {},
-          el("p", { class: "big" }, "reward ", el("b", { "data-reward": r.reward }, num(r.reward))),
+          el("p", { class: "big" }, "reward ", el("b", { "data-reward": r.reward }, fixed(r.reward))),
           flags.length ? el("p", { class: "error" }, `errors: ${flags.join(", ")}`) : null,
           Object.keys(r.sub_rewards || {}).length
-            ? table(["sub-grader", "reward"], Object.entries(r.sub_rewards).map(([k, v]) => [k, num(v)]))
+            ? table(["sub-grader", "reward"], Object.entries(r.sub_rewards).map(([k, v]) => [k, fixed(v)]))
             : null,
           el("details", {}, el("summary", {}, "RunGraderResponse"), pre(JSON.stringify(r, null, 2))),
         ),

@@ -1,10 +1,10 @@
 // Rollout inspector: each prompt of a step with its group of completions, scores, errors and advantages.
 
 import { api } from "./api.js";
-import { badge, el, num, pre } from "./dom.js";
+import { badge, el, fixed, pre } from "./dom.js";
 
 function completionCard(c) {
-  const subs = Object.entries(c.sub_rewards || {}).map(([k, v]) => `${k} ${num(v)}`);
+  const subs = Object.entries(c.sub_rewards || {}).map(([k, v]) => `${k} ${fixed(v)}`);
   const errors = (c.errors || []).map((e) => badge(e));
   return el(
     "article",
@@ -12,8 +12,8 @@ function completionCard(c) {
     el(
       "header",
       {},
-      el("b", {}, `reward ${num(c.reward)}`),
-      c.advantage === undefined ? null : el("span", {}, ` advantage ${num(c.advantage)}`),
+      el("b", {}, `reward ${fixed(c.reward)}`),
+      c.advantage === undefined ? null : el("span", {}, ` advantage ${fixed(c.advantage)}`),
       subs.length ? el("span", { class: "muted" }, ` (${subs.join(", ")})`) : null,
       c.completion_tokens === undefined ? null : el("span", { class: "muted" }, ` · ${c.completion_tokens} tokens`),
       ...errors,
@@ -95,7 +95,7 @@ export async function rolloutsPage(view, jobId, params) {
       el(
         "section",
         { class: "group", "data-group-mean": groupMean(group) },
-        el("h3", {}, `prompt · mean reward ${num(groupMean(group))}`),
+        el("h3", {}, `prompt · mean reward ${fixed(groupMean(group))}`),
         pre(promptText(group.prompt)),
         group.item?.reference_answer === undefined ? null : el("p", {}, "reference: ", el("code", {}, JSON.stringify(group.item.reference_answer))),
         el("div", { class: "completions" }, group.completions.map(completionCard)),

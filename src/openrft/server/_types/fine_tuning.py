@@ -66,6 +66,8 @@ class JobProgress(BaseModel):
     total_steps: int | None = None
     attempts: int = 0
     """How many times a worker started the job (a job resumed after a crash counts again)."""
+    best_valid_reward_mean: float | None = None
+    """The best validation's mean reward so far (its checkpoint is always kept)."""
 
 
 class FineTuningJob(BaseModel):
