@@ -90,9 +90,9 @@ def record_validation(store: Store, job: JobRow, step: int, model: str) -> str |
 
 
 def recorded_steps(store: Store, job: JobRow) -> set[int]:
-    """The validation steps of ``job`` that already have a run."""
+    """The validation steps of ``job`` recorded in full (a run cut short by a kill is redone)."""
     runs, _ = store.page(EvalRunRow, limit=1_000_000, where=[EvalRunRow.job_id == job.id])
-    return {step for run in runs if (step := _step_of(run)) is not None}
+    return {step for run in runs if run.status == "completed" and (step := _step_of(run)) is not None}
 
 
 def drop_validations_after(store: Store, job: JobRow, step: int) -> None:
