@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 
 from tests.dashboard.conftest import PHONE, Dashboard
-from tests.server.conftest import Running, rft_rows, wait_for
-from tests.server.test_jobs import FINISHED, HYPERPARAMETERS, MULTI
+from tests.server.conftest import Running, wait_for
+from tests.server.test_jobs import FINISHED, create_job
 
 STEPS = 6
 EVAL_ITEMS = [{"question": f"the dog ran {i}", "answer": "a"} for i in range(12)]
@@ -73,22 +73,6 @@ def api_get(server: Running, path: str) -> Any:
     return response.json()
 
 
-def start_job(client: Any, rows: int, **hyperparameters: Any) -> Any:
-    train = client.files.create(file=("train.jsonl", io.BytesIO(rft_rows(rows))), purpose="fine-tune")
-    valid = client.files.create(file=("valid.jsonl", io.BytesIO(rft_rows(2))), purpose="fine-tune")
-    return client.fine_tuning.jobs.create(
-        model="tiny",
-        training_file=train.id,
-        validation_file=valid.id,
-        suffix="letters",
-        seed=7,
-        method={
-            "type": "reinforcement",
-            "reinforcement": {"grader": MULTI, "hyperparameters": {**HYPERPARAMETERS, **hyperparameters}},
-        },
-    )
-
-
 def completions_run(client: Any, eval_id: str, file_id: str, model: str) -> Any:
     return client.evals.runs.create(
         eval_id,
@@ -116,7 +100,7 @@ def world(served: Running) -> Iterator[World]:
 def make_world(served: Running, client: Any) -> World:
     # 12 rows in batches of 2: 6 steps in one epoch, validated at steps 2, 4 and 6. A high
     # learning rate moves the fine-tune's answers away from the base model's for the comparison.
-    job = start_job(client, 12, max_steps=STEPS, eval_interval=2, learning_rate_multiplier=100)
+    job = create_job(client, rows=12, max_steps=STEPS, eval_interval=2, learning_rate_multiplier=100)
     job = wait_for(lambda: client.fine_tuning.jobs.retrieve(job.id), lambda j: j.status in FINISHED)
     assert job.status == "succeeded", job.error
     ev = client.evals.create(
@@ -341,7 +325,7 @@ def test_pause_and_resume_a_running_job_from_its_page(world: World, dash: Dashbo
 
     client = world.client
     # 8 rows in batches of 2 for 50 epochs: 200 steps, far more than this test waits for.
-    job = start_job(client, 8, n_epochs=50, max_steps=200, eval_interval=50)
+    job = create_job(client, rows=8, n_epochs=50, max_steps=200, eval_interval=50)
     try:
         wait_for(
             lambda: client.fine_tuning.jobs.retrieve(job.id),

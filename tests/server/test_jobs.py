@@ -39,8 +39,11 @@ HYPERPARAMETERS = {
 }
 
 
-def create_job(client: openai.OpenAI, *, grader: dict[str, Any] = MULTI, **extra: Any) -> Any:
-    train = client.files.create(file=("train.jsonl", io.BytesIO(rft_rows(8))), purpose="fine-tune")
+def create_job(
+    client: openai.OpenAI, *, rows: int = 8, grader: dict[str, Any] = MULTI, **hyperparameters: Any
+) -> Any:
+    """An RFT job on ``tiny`` over ``rows`` uploaded training rows and 2 validation rows."""
+    train = client.files.create(file=("train.jsonl", io.BytesIO(rft_rows(rows))), purpose="fine-tune")
     valid = client.files.create(file=("valid.jsonl", io.BytesIO(rft_rows(2))), purpose="fine-tune")
     return client.fine_tuning.jobs.create(
         model="tiny",
@@ -48,17 +51,17 @@ def create_job(client: openai.OpenAI, *, grader: dict[str, Any] = MULTI, **extra
         validation_file=valid.id,
         suffix="letters",
         seed=7,
+        metadata={"team": "letters"},
         method={
             "type": "reinforcement",
-            "reinforcement": {"grader": grader, "hyperparameters": HYPERPARAMETERS},
+            "reinforcement": {"grader": grader, "hyperparameters": {**HYPERPARAMETERS, **hyperparameters}},
         },
-        **extra,
     )
 
 
 def test_an_rft_job_runs_to_a_model_that_answers(served: Running) -> None:
     client = served.client()
-    job = create_job(client, metadata={"team": "letters"})
+    job = create_job(client)
     assert job.object == "fine_tuning.job" and job.status in ("validating_files", "queued")
     assert job.method.type == "reinforcement"
 
@@ -84,8 +87,9 @@ def test_an_rft_job_runs_to_a_model_that_answers(served: Running) -> None:
     assert all(c.metrics.step == c.step_number for c in checkpoints)
 
     # The job shows up in the list, and its metadata filter finds it.
-    listed = client.fine_tuning.jobs.list(metadata={"team": "letters"}).data
-    assert [j.id for j in listed] == [job.id]
+    listed = client.fine_tuning.jobs.list(metadata={"team": "letters"}, limit=100).data
+    assert job.id in {j.id for j in listed}
+    assert not client.fine_tuning.jobs.list(metadata={"team": "other"}).data
 
     # The fine-tuned model and each checkpoint answer at once, and are listed as models.
     models = {m.id for m in client.models.list()}

@@ -105,7 +105,8 @@ def demo(
     base = _eval(DEFAULT_LOCAL_MODEL, "base", valid, criteria, runs, seed)
     base_summary = summarize(base, criteria)["models"]["base"]
     console.print(f"base: mean reward {base_summary['mean']:.3f}, exact code {_exact(base):.1%}")
-    console.print(f"RFT readiness: {base_summary['readiness']['verdict']}")
+    if runs > 1:  # greedy single runs cannot show the spread; the preflight below samples instead
+        console.print(f"RFT readiness: {base_summary['readiness']['verdict']}")
 
     console.rule("3 · preflight, then 4 · GRPO training")
     # 4 prompts × 4 answers a step: more prompts seen for the same compute as 2 × 8 (on CPU the

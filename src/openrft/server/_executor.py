@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import json
 import logging
 import os
 import signal
@@ -27,6 +26,7 @@ from openrft.server._models import ModelRegistry
 from openrft.server._settings import ServerSettings
 from openrft.server._validation import drop_validations_after, record_validation, recorded_steps
 from openrft.store import CheckpointRow, JobRow, ModelRow, Store, new_id, now
+from openrft.training import read_jsonl
 
 log = logging.getLogger("openrft.executor")
 
@@ -42,19 +42,6 @@ def die_with_parent(parent: int) -> None:
         sys.exit(3)
 
 
-def _read_events(path: Path) -> list[dict[str, Any]]:
-    """The complete lines of a job's ``events.jsonl`` (one cut short by a kill is skipped)."""
-    if not path.exists():
-        return []
-    events = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            events.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return events
-
-
 class TrainingMirror:
     """``on_event`` for :func:`run_training`: copies events, progress and checkpoints into the store."""
 
@@ -68,7 +55,7 @@ class TrainingMirror:
         if not self._synced:
             # Training has just rewound its log to the resume point: mirror that log as it is now.
             self._synced = True
-            on_disk = _read_events(self.out / "events.jsonl")
+            on_disk = read_jsonl(self.out / "events.jsonl")
             self.store.drop_job_events(self.job.id, source="training", keep={e["id"] for e in on_disk})
             self.store.add_job_events(self.job.id, on_disk, source="training")
             self.sync_checkpoints()
@@ -103,7 +90,7 @@ class TrainingMirror:
     def sync_checkpoints(self) -> None:
         """Record the checkpoints training reported whose folders still exist; forget pruned ones."""
         present: dict[int, dict[str, Any]] = {}
-        for event in _read_events(self.out / "events.jsonl"):
+        for event in read_jsonl(self.out / "events.jsonl"):
             data = event.get("data") or {}
             if isinstance(data, dict) and "checkpoint" in data and Path(data["checkpoint"]).is_dir():
                 present[int(data["step"])] = {**data, "created_at": event.get("created_at") or now()}
