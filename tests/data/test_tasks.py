@@ -100,7 +100,9 @@ def test_icd10_rows_list_the_answer_among_four_candidates():
         ("K61.4", 1.0),
         ("k614", 1.0),
         ("The code is K61.4 Intrasphincteric abscess.", 1.0),
-        ("K61.1", 0.5),
+        ("K61", 0.5),  # the condition at a lower specificity
+        ("K61.41", 0.5),  # ... or a higher one
+        ("K61.1", 0.0),  # a sibling is another condition
         ("K58.0", 0.0),
         ("K61.4 or K61.1", 0.0),
         ("I am not sure", 0.0),

@@ -1,8 +1,10 @@
 """Grader for the icd10-coding task (runs as an OpenAI python grader; standard library only).
 
-1.0 when the answer names exactly the expected code, 0.5 when it names another code of the
-same three-character category (the right condition at the wrong specificity), 0 otherwise.
-An answer that names several different codes scores 0: hedging is not coding.
+1.0 when the answer names exactly the expected code, 0.5 when it names the same condition at
+another level of specificity (a code that the expected one extends, like K61 for K61.4, or one
+that extends it), 0 otherwise. A sibling (K61.1 for K61.4) scores 0: the candidates include one,
+and paying for it would reward picking the wrong line. An answer that names several different
+codes scores 0: hedging is not coding.
 """
 
 import re
@@ -23,4 +25,4 @@ def grade(sample, item):
     expected = item["reference_answer"].replace(".", "").upper()
     if answer == expected:
         return 1.0
-    return 0.5 if answer[:3] == expected[:3] else 0.0
+    return 0.5 if expected.startswith(answer) or answer.startswith(expected) else 0.0
