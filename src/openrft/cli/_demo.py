@@ -92,7 +92,6 @@ def demo(
     grader_json = json.loads(files.grader.read_text())
     grader = validate_grader(grader_json)
     train = load_rft_jsonl(files.train, split="train").rows
-    load_rft_jsonl(select_file, split="valid")
     valid = load_rft_jsonl(test_file, split="valid").rows
     console.print(
         f"{TASK}: {len(train)} training, {selection} checkpoint-selection and {len(valid)} held-out "

@@ -44,14 +44,18 @@ def _step_of(run: EvalRunRow) -> int | None:
     return int(step) if isinstance(step, int | str) and str(step).isdigit() else None
 
 
+def _job_runs(store: Store, job: JobRow) -> list[EvalRunRow]:
+    runs, _ = store.page(EvalRunRow, limit=1_000_000, where=[EvalRunRow.job_id == job.id])
+    return runs
+
+
 def record_validation(store: Store, job: JobRow, step: int, model: str) -> str | None:
     """Turn the validation at ``step`` into a completed run of the job's eval; its id (None: no eval)."""
     ev = store.find(EvalRow, job.eval_id) if job.eval_id else None
     path = store.job_dir(job.id) / "validation" / f"step-{step}.jsonl"
     if ev is None or job.validation_file is None or not path.exists():
         return None
-    runs, _ = store.page(EvalRunRow, limit=1_000_000, where=[EvalRunRow.job_id == job.id])
-    for run in runs:
+    for run in _job_runs(store, job):
         if _step_of(run) == step:
             store.delete(EvalRunRow, run.id)
     rows = load_rft_jsonl(Path(store.files.path(job.validation_file)), "valid").rows
@@ -91,14 +95,16 @@ def record_validation(store: Store, job: JobRow, step: int, model: str) -> str |
 
 def recorded_steps(store: Store, job: JobRow) -> set[int]:
     """The validation steps of ``job`` recorded in full (a run cut short by a kill is redone)."""
-    runs, _ = store.page(EvalRunRow, limit=1_000_000, where=[EvalRunRow.job_id == job.id])
-    return {step for run in runs if run.status == "completed" and (step := _step_of(run)) is not None}
+    return {
+        step
+        for run in _job_runs(store, job)
+        if run.status == "completed" and (step := _step_of(run)) is not None
+    }
 
 
 def drop_validations_after(store: Store, job: JobRow, step: int) -> None:
     """Forget the validation runs of steps a resumed job is about to redo."""
-    runs, _ = store.page(EvalRunRow, limit=1_000_000, where=[EvalRunRow.job_id == job.id])
-    for run in runs:
+    for run in _job_runs(store, job):
         run_step = _step_of(run)
         if run_step is not None and run_step > step:
             store.delete(EvalRunRow, run.id)
