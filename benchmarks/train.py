@@ -16,6 +16,9 @@ ratio's aim is <= 1.10.
 Run: ``.venv/bin/python benchmarks/train.py --model tiny --steps 30`` (a random 2-layer model
 built in code, ~0.1 s steps: the fixed cost per step shows) or ``--model smollm2 --steps 6``
 (SmolLM2-135M-Instruct, LoRA, 2 prompts × 8 completions × 24 tokens: a real step, ~10 s).
+
+``--demo DIR`` runs ``openrft demo --out DIR`` instead (about 14 minutes on 2 cores) and prints
+its wall time and the held-out scores before → after, read back from ``DIR/summary.json``.
 """
 
 from __future__ import annotations
@@ -143,12 +146,39 @@ def run_trl(model: str, source: str, train: Path, hp: Hyperparameters, out: Path
     return {"steps": _step_times(stamps[:-1]), "wall": time.perf_counter() - started}  # last log: summary
 
 
+def run_demo(out: Path) -> None:
+    """Time ``openrft demo`` and print its held-out before → after from the summary it writes."""
+    import subprocess
+
+    console = Console()
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "openrft.cli", "demo", "--out", str(out)], check=True)
+    wall = time.perf_counter() - started
+    summary = json.loads((out / "summary.json").read_text())
+    table = Table(title=f"openrft demo: held-out items, before → after ({wall / 60:.1f} min wall)")
+    for column in ("", "base", "fine-tuned"):
+        table.add_column(column, justify="right")
+    models = [summary["models"]["base"], summary["models"]["fine-tuned"]]
+    table.add_row("mean reward", *(f"{m['mean']:.3f}" for m in models))
+    table.add_row("pass rate", *(f"{m['pass_rate']:.1%}" for m in models))
+    for criterion in models[0]["criteria"]:
+        for sub in models[0]["criteria"][criterion]["sub_means"]:
+            table.add_row(f"  {sub}", *(f"{m['criteria'][criterion]['sub_means'][sub]:.1%}" for m in models))
+    console.print(table)
+    c = summary["comparisons"][0]
+    console.print(f"per item: win {c['win']} · tie {c['tie']} · loss {c['loss']} on {c['items']} items")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=["tiny", "smollm2"], default="tiny")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=1, help="alternate the two this many times")
+    parser.add_argument("--demo", type=Path, metavar="DIR", help="run `openrft demo --out DIR` instead")
     args = parser.parse_args()
+    if args.demo:
+        run_demo(args.demo)
+        return
 
     import warnings
 

@@ -33,7 +33,11 @@ def test_committed_example_is_exactly_what_the_builder_writes(tmp_path, name):
     train = load_rft_jsonl(committed / "train.jsonl", split="train")
     valid = load_rft_jsonl(committed / "valid.jsonl", split="valid")
     files = build_task(name, tmp_path, n_train=len(train), n_valid=len(valid), seed=0)
-    for path in (files.train, files.valid, files.grader, files.readme):
+    written = [files.train, files.valid, files.grader, files.readme]
+    if files.response_format:
+        written.append(files.response_format)
+    assert (files.response_format is None) == (not (committed / "response_format.json").exists())
+    for path in written:
         assert path.read_bytes() == (committed / path.name).read_bytes(), f"{name}/{path.name} is stale"
 
 
@@ -83,6 +87,41 @@ def test_clinical_scores_spread_answers_and_match_the_calculators():
     assert len(by_calculator["Centor (McIsaac)"]) >= 6
 
 
+def test_triage_notes_state_every_sign_in_varied_order_and_wording():
+    rows = generate_task("triage-vitals", n_train=40, n_valid=5, seed=2).train
+    orders, wordings = set(), set()
+    for row in rows:
+        note, v = row["messages"][1]["content"], row["reference_answer"]
+        assert note.startswith(f"{v['age']}-year-old")
+        assert f"{v['systolic_bp']}/{v['diastolic_bp']}" in note
+        assert f" {v['heart_rate']}" in note and f" {v['respiratory_rate']}" in note
+        assert v["diastolic_bp"] <= v["systolic_bp"] - 20
+        signs = note.split("Vitals: ", 1)[1].rstrip(".").split(", ")
+        assert len(signs) == 5  # the five asked for, less age, plus temperature and saturation
+        orders.add(tuple(s.split()[0] for s in signs))
+        wordings.update(s.split()[0] for s in signs)
+    assert len(orders) > 20  # the position of a sign never gives it away
+    assert {"HR", "pulse", "heart", "BP", "blood", "RR", "breathing", "respiratory"} <= wordings
+
+
+def test_triage_grader_scores_each_field():
+    from openrft.graders import grade_batch, validate_grader
+    from openrft.models import GenerationOptions
+
+    data = generate_task("triage-vitals", n_train=1, n_valid=1, seed=0)
+    item = data.train[0]
+    right = item["reference_answer"]
+    swapped = {**right, "diastolic_bp": right["systolic_bp"]}
+    grader = validate_grader(data.grader)
+    texts = [json.dumps(right), json.dumps(swapped), json.dumps(right)[:-1], "age 40"]
+    results = grade_batch(grader, [(text, item) for text in texts])
+    assert [r.reward for r in results] == [1.0, 0.8, 0.0, 0.0]
+    assert results[1].metadata.scores["diastolic_bp"] == 0.0 and results[1].metadata.scores["age"] == 1.0
+    assert [r.metadata.errors.sample_parse_error for r in results] == [False, False, True, True]
+    schema = GenerationOptions(response_format=data.spec.response_format).json_schema
+    assert schema is not None and schema["required"] == list(right)
+
+
 def test_icd10_rows_list_the_answer_among_four_candidates():
     rows = generate_task("icd10-coding", n_train=20, n_valid=5, seed=1).train
     for row in rows:
@@ -110,6 +149,22 @@ def test_icd10_rows_list_the_answer_among_four_candidates():
 )
 def test_icd10_grader(text, reward):
     assert icd10_grader.grade(sample(text), {"reference_answer": "K61.4"}) == reward
+
+
+@pytest.mark.parametrize(
+    ("text", "reward"),
+    [
+        ("M70.879Other bursitis of unspecified foot", 1.0),  # glued to its description
+        ("m70879", 1.0),
+        ("M70.87 Other bursitis", 0.5),  # not a candidate: read by the general pattern
+        ("M70.871Other bursitis, right foot", 0.0),  # the sibling candidate
+        ("M70.879 or M70.871", 0.0),
+        ("M70.8791", 0.5),  # runs on into another digit: not the candidate
+    ],
+)
+def test_icd10_grader_looks_for_the_candidates_first(text, reward):
+    item = {"reference_answer": "M70.879", "candidates": ["M70.871", "M70.879", "M65.9", "M77.9"]}
+    assert icd10_grader.grade(sample(text), item) == reward
 
 
 @pytest.mark.parametrize(
@@ -161,6 +216,8 @@ def _wrong_answer(name: str, item: dict) -> str:
         return next(c for c in item["candidates"] if c[:3] != item["reference_answer"][:3])
     if name == "clinical-scores":
         return str(item["reference_answer"] + 1)
+    if name == "triage-vitals":
+        return json.dumps({field: value + 1 for field, value in item["reference_answer"].items()})
     return item["prompt"] + "    return None\n"
 
 
@@ -172,7 +229,10 @@ def test_example_grader_gives_the_reference_full_marks(name):
 
     grader = validate_grader(json.loads((EXAMPLES / name / "grader.json").read_text()))
     rows = load_rft_jsonl(EXAMPLES / name / "valid.jsonl", split="valid").rows
-    answers = [str(r.item["reference_answer"]) for r in rows]
+    answers = [
+        json.dumps(r.item["reference_answer"]) if name == "triage-vitals" else str(r.item["reference_answer"])
+        for r in rows
+    ]
     right = grade_batch(grader, [(a, r.item) for a, r in zip(answers, rows, strict=True)])
     wrong = grade_batch(grader, [(_wrong_answer(name, r.item), r.item) for r in rows])
     assert [r.reward for r in right] == [1.0] * len(rows), [r.metadata.errors for r in right if r.reward < 1]

@@ -138,7 +138,28 @@ def test_an_interrupted_eval_resumes_to_the_same_summary(files, tiny_model_dir, 
     assert "different configuration (changed: options)" in changed.stderr
 
 
-@pytest.mark.parametrize("problem", ["missing data", "invalid grader", "bad row", "same model twice"])
+def test_eval_decodes_under_a_response_format(files, tiny_model_dir, tmp_path):
+    schema = {
+        "type": "object",
+        "properties": {"animal": {"type": "string", "maxLength": 6}, "legs": {"enum": [2, 4, 6]}},
+        "required": ["animal", "legs"],
+        "additionalProperties": False,
+    }
+    fmt = tmp_path / "response_format.json"
+    fmt.write_text(json.dumps({"type": "json_schema", "json_schema": {"name": "pet", "schema": schema}}))
+    out = tmp_path / "out"
+    result = _eval(files, tiny_model_dir, out, "--response-format", str(fmt), "--max-tokens", "64")
+    assert result.returncode == 0, result.stderr
+    records = _results(out)
+    assert len(records) == ITEMS * RUNS
+    for record in records:
+        assert record["finish_reason"] == "stop", record["output"]
+        assert set(json.loads(record["output"])) == {"animal", "legs"}
+
+
+@pytest.mark.parametrize(
+    "problem", ["missing data", "invalid grader", "bad row", "same model twice", "bad response format"]
+)
 def test_bad_inputs_are_one_clear_line_and_exit_2(files, tiny_model_dir, tmp_path, problem):
     args = {"data": files["data"], "grader": files["grader"], "compare": []}
     expected = ""
@@ -153,9 +174,14 @@ def test_bad_inputs_are_one_clear_line_and_exit_2(files, tiny_model_dir, tmp_pat
         args["data"] = tmp_path / "bad.jsonl"
         args["data"].write_text('{"messages": [{"role": "user", "content": "hi"}]}\n{"messages": []}\n')
         expected = "bad.jsonl:2"
-    else:
+    elif problem == "same model twice":
         args["compare"] = ["--compare", str(tiny_model_dir)]
         expected = "more than once"
+    else:
+        fmt = tmp_path / "fmt.json"
+        fmt.write_text(json.dumps({"type": "text"}))
+        args["compare"] = ["--response-format", str(fmt)]
+        expected = "--response-format"
     result = openrft(
         "eval",
         "--model",

@@ -125,6 +125,9 @@ def _print_summary(summary: dict[str, Any]) -> None:
                 f"pass rate {c['pass_rate']:.1%} (threshold {c['pass_threshold']:g})",
                 highlight=False,
             )
+            if c["sub_means"]:
+                subs = ", ".join(f"{sub} {mean:.3f}" for sub, mean in c["sub_means"].items())
+                console.print(f"    sub-graders: {subs}", highlight=False)
         raised = {flag: n for flag, n in s["errors"].items() if n}
         if raised:
             console.print("  [red]errors:[/] " + ", ".join(f"{k} × {v}" for k, v in raised.items()))
@@ -158,6 +161,10 @@ def eval_command(
     max_tokens: Annotated[int, typer.Option(min=1)] = 256,
     seed: Annotated[int | None, typer.Option(help="Sampling seed (batch k uses seed + k).")] = 0,
     limit: Annotated[int | None, typer.Option(min=1, help="Only the first N items.")] = None,
+    response_format: Annotated[
+        Path | None,
+        typer.Option("--response-format", help="OpenAI response_format JSON (json_schema): decode under it."),
+    ] = None,
 ) -> None:
     """Sample every item --runs times per model, grade the answers, and write a report.
 
@@ -174,7 +181,19 @@ def eval_command(
     criteria = make_criteria([validate_grader(read_json_file(g, "grader")) for g in grader], pass_threshold)
     dataset = load_rft_jsonl(data, split="train")
     rows = dataset.rows[:limit] if limit else dataset.rows
-    options = GenerationOptions(temperature=temperature, top_p=top_p, max_tokens=max_tokens, seed=seed)
+    options = GenerationOptions(
+        temperature=temperature,
+        top_p=top_p,
+        max_tokens=max_tokens,
+        seed=seed,
+        response_format=read_json_file(response_format, "response_format") if response_format else None,
+    )
+    if options.response_format is not None and options.json_schema is None:
+        raise InvalidRequestError(
+            f"--response-format {response_format}: use type json_schema (with json_schema.schema) "
+            "or json_object",
+            param="response_format",
+        )
     config = _eval_config(models, data, criteria, runs, options, limit)
     with ResultsFile(out, config) as store:
         if store.records:

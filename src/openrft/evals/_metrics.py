@@ -78,6 +78,15 @@ def _run_summary(run: int, records: Sequence[EvalRecord], criteria: Sequence[Cri
     }
 
 
+def _sub_means(records: Sequence[EvalRecord], criterion: str) -> dict[str, float]:
+    """Each sub-grader's mean score, for a multi grader (an answer it could not grade counts 0)."""
+    names = {name: None for r in records for name in r.sub_rewards.get(criterion, {})}
+    return {
+        name: statistics.fmean(r.sub_rewards.get(criterion, {}).get(name, 0.0) for r in records)
+        for name in names
+    }
+
+
 def _model_summary(
     records: Sequence[EvalRecord], criteria: Sequence[Criterion], bounds: tuple[float, float]
 ) -> dict[str, Any]:
@@ -93,6 +102,7 @@ def _model_summary(
             "pass_rate": sum(r.passed[c.name] for r in records) / len(records),
             "pass_threshold": c.pass_threshold,
             "errored_records": sum(bool(r.errors.get(c.name)) for r in records),
+            "sub_means": _sub_means(records, c.name),
         }
     item_means = {i: statistics.fmean(r.score for r in v) for i, v in items.items()}
     worst = sorted(items, key=lambda i: (item_means[i], i))[:WORST_ITEMS]

@@ -13,7 +13,7 @@ The lower layer stays public: :func:`resolve_model_path` turns a name or file in
 """
 
 from openrft.models._backend import Conversation, GenerationOptions, LocalBackend, SamplingBackend
-from openrft.models._constrained import token_bytes
+from openrft.models._constrained import schema_regex, token_bytes
 from openrft.models._local import BatchingChatModel, Completion, LocalChatModel, select_device
 from openrft.models._open import accepted_forms, open_backend
 from openrft.models._reasoning import count_reasoning_tokens, estimate_reasoning_tokens
@@ -39,6 +39,7 @@ __all__ = [
     "estimate_reasoning_tokens",
     "open_backend",
     "resolve_model_path",
+    "schema_regex",
     "select_device",
     "token_bytes",
     "vllm_usable",

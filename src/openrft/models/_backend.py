@@ -35,7 +35,7 @@ class GenerationOptions:
     def json_schema(self) -> Mapping[str, Any] | None:
         """The JSON schema to constrain to, if ``response_format`` asks for one."""
         fmt = self.response_format
-        if not fmt:
+        if not isinstance(fmt, Mapping):
             return None
         if fmt.get("type") == "json_object":
             return {"type": "object"}

@@ -140,7 +140,7 @@ def _grpo_config(hp: Resolved, user: Hyperparameters, out: Path, world: int, sch
     vllm = vllm_usable()
     extra: dict[str, Any] = {}
     if vllm:  # rollouts on vLLM in the training processes (colocate), weights synced each step
-        from openrft.training._trainer import schema_regex
+        from openrft.models import schema_regex
 
         extra = {
             "use_vllm": True,
@@ -191,10 +191,10 @@ def _options(config: TrainConfig, hp: Resolved) -> GenerationOptions:
         response_format=config.response_format,
     )
     fmt = config.response_format
-    if fmt and options.json_schema is None:
+    if fmt is not None and options.json_schema is None:
+        kind = fmt.get("type") if isinstance(fmt, dict) else type(fmt).__name__
         raise InvalidRequestError(
-            f"response_format type {fmt.get('type')!r}: "
-            "use json_schema (with json_schema.schema) or json_object",
+            f"response_format type {kind!r}: use json_schema (with json_schema.schema) or json_object",
             param="response_format",
         )
     return options

@@ -102,14 +102,3 @@ def constrain_generation(model: Any, tokenizer: Any, json_schema: Mapping[str, A
         return original(*args, **kwargs)
 
     target.generate = generate
-
-
-def schema_regex(json_schema: Mapping[str, Any]) -> str:
-    """The regular expression vLLM's structured outputs need for ``json_schema``."""
-    import json
-
-    from outlines_core.json_schema import build_regex_from_schema
-
-    from openrft.models._constrained import WHITESPACE_PATTERN
-
-    return str(build_regex_from_schema(json.dumps(json_schema), WHITESPACE_PATTERN))

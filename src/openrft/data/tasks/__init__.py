@@ -4,14 +4,17 @@
 >>> files = build_task("icd10-coding", "examples/icd10-coding", seed=0)   # train/valid/grader/README
 
 One task per use case of OpenAI's RFT guide: ``humaneval`` (instructions into working code),
-``icd10-coding`` (facts into a clean format), ``clinical-scores`` (complex rules applied).
+``icd10-coding`` and ``triage-vitals`` (facts into a clean format), ``clinical-scores`` (complex
+rules applied).
 :func:`generate_task` returns the same rows in memory without writing anything.
 """
 
-from openrft.data.tasks import _clinical_scores, _humaneval, _icd10
+from openrft.data.tasks import _clinical_scores, _humaneval, _icd10, _triage_vitals
 from openrft.data.tasks._build import DataSource, TaskData, TaskFiles, TaskSpec, build_task, generate_task
 
-TASKS: dict[str, TaskSpec] = {t.name: t for t in (_humaneval.TASK, _icd10.TASK, _clinical_scores.TASK)}
+TASKS: dict[str, TaskSpec] = {
+    t.name: t for t in (_humaneval.TASK, _icd10.TASK, _triage_vitals.TASK, _clinical_scores.TASK)
+}
 """Every example task by name."""
 
 __all__ = ["TASKS", "DataSource", "TaskData", "TaskFiles", "TaskSpec", "build_task", "generate_task"]

@@ -23,6 +23,7 @@ BASELINE_COMMAND = (
     "openrft eval --model smollm2-135m-instruct --data examples/{name}/valid.jsonl "
     "--grader examples/{name}/grader.json --runs 3 --out runs/{name}"
 )
+_RESPONSE_FORMAT_OPTION = " \\\n    --response-format examples/{name}/response_format.json"
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ class TaskSpec:
     default_valid: int
     details: str
     """README paragraphs: the prompt, the grader's scoring, the measured baseline."""
+    response_format: dict[str, Any] | None = None
+    """OpenAI's ``response_format`` the task is sampled under (written as ``response_format.json``)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class TaskFiles:
     readme: Path
     n_train: int
     n_valid: int
+    response_format: Path | None = None
 
 
 def _spec(name: str) -> TaskSpec:
@@ -124,6 +128,7 @@ def _readme(data: TaskData) -> str:
     example = data.valid[0]
     shown = json.dumps({"messages": example["messages"]}, ensure_ascii=False, indent=2)
     answer = json.dumps(example.get("reference_answer"), ensure_ascii=False)
+    fmt = _RESPONSE_FORMAT_OPTION.format(name=spec.name) if spec.response_format else ""
     return f"""# {spec.name}
 
 {spec.summary}
@@ -153,7 +158,7 @@ A validation row's prompt, whose `reference_answer` is {answer}:
 
 ```bash
 openrft data validate examples/{spec.name}/train.jsonl
-{BASELINE_COMMAND.format(name=spec.name)}
+{BASELINE_COMMAND.format(name=spec.name)}{fmt}
 ```
 """
 
@@ -177,6 +182,12 @@ def build_task(
         json.dumps(data.grader, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
     )
     paths["README.md"].write_text(_readme(data), encoding="utf-8")
+    response_format = None
+    if data.spec.response_format:
+        response_format = out / "response_format.json"
+        response_format.write_text(
+            json.dumps(data.spec.response_format, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     return TaskFiles(
         name=name,
         out_dir=out,
@@ -186,6 +197,7 @@ def build_task(
         readme=paths["README.md"],
         n_train=len(data.train),
         n_valid=len(data.valid),
+        response_format=response_format,
     )
 
 

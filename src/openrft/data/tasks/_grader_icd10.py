@@ -5,6 +5,9 @@ another level of specificity (a code that the expected one extends, like K61 for
 that extends it), 0 otherwise. A sibling (K61.1 for K61.4) scores 0: the candidates include one,
 and paying for it would reward picking the wrong line. An answer that names several different
 codes scores 0: hedging is not coding.
+
+The item's candidate codes are looked for first, because a model often glues the description to
+the code ("M70.879Other bursitis"), which the general pattern would read as "M70".
 """
 
 import re
@@ -17,8 +20,21 @@ def codes_in(text):
     return {match.group(1) + (match.group(2) or "") for match in CODE.finditer(text.upper())}
 
 
+def candidates_in(text, candidates):
+    """The candidate codes (without dots) that ``text`` names, each not run on into more digits."""
+    found = set()
+    for code in candidates:
+        bare = code.replace(".", "").upper()
+        spelled = re.escape(bare[:3]) + r"\.?" + re.escape(bare[3:]) if len(bare) > 3 else re.escape(bare)
+        if re.search(r"(?<![0-9A-Z])" + spelled + r"(?![0-9])", text.upper()):
+            found.add(bare)
+    # "K61" inside "K61.4" is not a second pick: keep only codes no other found code extends
+    return {c for c in found if not any(o != c and o.startswith(c) for o in found)}
+
+
 def grade(sample, item):
-    found = codes_in(sample["output_text"])
+    text = sample["output_text"]
+    found = candidates_in(text, item.get("candidates") or []) or codes_in(text)
     if len(found) != 1:
         return 0.0
     answer = found.pop()

@@ -141,14 +141,15 @@ TASK = TaskSpec(
 A python grader (`grader.json`, source in `openrft/data/tasks/_grader_icd10.py`): 1.0 for the
 expected code (with or without the dot, any case), 0.5 for the same condition at another level of
 specificity (a prefix of the expected code, like K61 for K61.4, or a code extending it), 0 for
-anything else: a sibling of the same category, or an answer that names several codes. Picking a
-candidate at random scores 0.25, so a model that only learns to answer with one code gains
-nothing.
+anything else: a sibling of the same category, or an answer that names several codes. The
+item's candidate codes are looked for first, so a code glued to its description ("M70.879Other
+bursitis") still reads as M70.879. Picking a candidate at random scores 0.25, so a model that
+only learns to answer with one code gains nothing.
 
 ## Measured baseline
 
 SmolLM2-135M-Instruct on the 50 validation rows (developer turn sent as system, 16 tokens),
-mean reward: 0.24 greedy (no better than a random pick), 0.11 at temperature 0.7, 0.04 at
+mean reward: 0.24 greedy (no better than a random pick), 0.13 at temperature 0.7, 0.06 at
 temperature 1.0 (at 1.0 it mostly stops naming a code at all). Short prompts (about 130 tokens)
 and answers (one code, under 8 tokens).""",
 )
