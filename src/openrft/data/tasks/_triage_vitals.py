@@ -13,17 +13,15 @@ can improve.
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from typing import Any
 
-from openrft.data.tasks._build import DataSource, TaskSpec
+from openrft.data.tasks._build import TaskSpec
 from openrft.data.tasks._icd10 import SOURCE as ICD10_SOURCE
 from openrft.data.tasks._icd10 import _Table
 
-SOURCE = DataSource(
-    package=ICD10_SOURCE.package,
-    version=ICD10_SOURCE.version,
-    module=ICD10_SOURCE.module,
-    licence=ICD10_SOURCE.licence,
+SOURCE = replace(
+    ICD10_SOURCE,
     origin=(
         "the diagnoses (descriptions of billable ICD-10-CM codes, April 2026 tabular list); the "
         "vital signs are drawn uniformly from adult ranges for each note."
