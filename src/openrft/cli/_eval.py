@@ -188,12 +188,9 @@ def eval_command(
         seed=seed,
         response_format=read_json_file(response_format, "response_format") if response_format else None,
     )
-    if options.response_format is not None and options.json_schema is None:
-        raise InvalidRequestError(
-            f"--response-format {response_format}: use type json_schema (with json_schema.schema) "
-            "or json_object",
-            param="response_format",
-        )
+    problem = options.response_format_problem()
+    if problem:
+        raise InvalidRequestError(f"--response-format {response_format}: {problem}", param="response_format")
     config = _eval_config(models, data, criteria, runs, options, limit)
     with ResultsFile(out, config) as store:
         if store.records:

@@ -44,6 +44,14 @@ class GenerationOptions:
         spec = fmt.get("json_schema") or {}
         return spec.get("schema") if isinstance(spec, Mapping) else None
 
+    def response_format_problem(self) -> str | None:
+        """Why ``response_format`` cannot be decoded under, or None when it can (or is unset)."""
+        fmt = self.response_format
+        if fmt is None or self.json_schema is not None:
+            return None
+        kind = fmt.get("type") if isinstance(fmt, Mapping) else type(fmt).__name__
+        return f"type {kind!r}: use json_schema (with json_schema.schema) or json_object"
+
 
 @runtime_checkable
 class SamplingBackend(Protocol):

@@ -166,13 +166,9 @@ class JsonIndexCache:
 
     def index_for(self, json_schema: Mapping[str, Any]) -> Any:
         """The automaton for ``json_schema``; the vocabulary is built on first use."""
-        try:
-            from outlines_core import Index, Vocabulary
-        except ImportError:
-            raise BackendUnavailable(
-                "JSON-constrained decoding needs outlines-core: pip install outlines-core==0.2.14"
-            ) from None
-        regex = schema_regex(json_schema)
+        regex = schema_regex(json_schema)  # raises BackendUnavailable without outlines-core
+        from outlines_core import Index, Vocabulary
+
         if regex in self._indexes:
             self._indexes.move_to_end(regex)
             return self._indexes[regex]

@@ -190,13 +190,9 @@ def _options(config: TrainConfig, hp: Resolved) -> GenerationOptions:
         seed=config.hyperparameters.seed,
         response_format=config.response_format,
     )
-    fmt = config.response_format
-    if fmt is not None and options.json_schema is None:
-        kind = fmt.get("type") if isinstance(fmt, dict) else type(fmt).__name__
-        raise InvalidRequestError(
-            f"response_format type {kind!r}: use json_schema (with json_schema.schema) or json_object",
-            param="response_format",
-        )
+    problem = options.response_format_problem()
+    if problem:
+        raise InvalidRequestError(f"response_format {problem}", param="response_format")
     return options
 
 
