@@ -64,6 +64,24 @@ def test_bad_grader_is_one_clear_line(tmp_path, content, expected):
     assert len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("bogus",), "No such command 'bogus'"),
+        (("keys",), "No such command 'keys'"),
+        (("graders", "bogus"), "No such command 'bogus'"),
+        (("eval", "--bogus"), "No such option: --bogus"),
+        (("train", "--max-steps", "3"), "No such option: --max-steps"),
+    ],
+)
+def test_a_mistyped_command_or_option_gets_the_usage_line_and_exit_2(tmp_path, args, expected):
+    result = openrft(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Usage: " in result.stderr
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
 def test_validate_and_run_one_sample(tmp_path):
     path = _write(tmp_path, "grader.json", json.dumps(CHECK))
     result = openrft("graders", "validate", str(path), cwd=tmp_path)

@@ -8,6 +8,7 @@ import sys
 
 import typer
 from rich.console import Console
+from typer.exceptions import TyperException
 
 from openrft.errors import OpenRFTError
 
@@ -58,14 +59,14 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
         sys.exit(130)
-    except Exception as exc:  # click's usage errors and aborts
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Exit):
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
-            sys.exit(1)
-        raise
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except TyperException as exc:  # a usage error: the usage line, the problem, exit status 2
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            err_console.print(f"error: {exc.format_message()}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
