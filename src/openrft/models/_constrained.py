@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from openrft.errors import BackendUnavailable, InvalidRequestError
+from openrft.models._number_ranges import mark_bounded_numbers
 
 if TYPE_CHECKING:
     import torch
@@ -122,37 +123,28 @@ class JsonLogitsProcessor:
         return scores.masked_fill(~allowed.to(scores.device), float("-inf"))
 
 
-def _bound_digits(schema: Any) -> Any:
-    """``schema`` with ``maxDigits`` (an outlines-core keyword) on integers with both bounds.
-
-    outlines-core ignores ``minimum`` and ``maximum``, so an integer field accepts any number of
-    digits, and a sampling model can run a field to the token limit ("15283…"). The digit count
-    of the largest allowed magnitude bounds it; every valid number is still allowed, and so is a
-    number past a bound with no more digits than it (350 for a maximum of 300).
-    """
-    if isinstance(schema, list):
-        return [_bound_digits(s) for s in schema]
-    if not isinstance(schema, Mapping):
-        return schema
-    out = {k: _bound_digits(v) for k, v in schema.items()}
-    bounds = [out.get("maximum"), out.get("minimum")]
-    if out.get("type") == "integer" and "maxDigits" not in out and all(isinstance(b, int) for b in bounds):
-        out["maxDigits"] = max(len(str(abs(b))) for b in bounds)
-    return out
-
-
 def schema_regex(json_schema: Mapping[str, Any]) -> str:
-    """The regular expression that ``json_schema`` compiles to (also what vLLM is given)."""
+    """The regular expression that ``json_schema`` compiles to (also what vLLM is given).
+
+    outlines-core ignores ``minimum`` and ``maximum``: each bounded number gets the regex of its
+    exact range instead (:mod:`openrft.models._number_ranges`), so a sampled 1–20 field is never
+    0 or 21.
+    """
     try:
         from outlines_core.json_schema import build_regex_from_schema
     except ImportError:
         raise BackendUnavailable(
             "JSON-constrained decoding needs outlines-core: pip install outlines-core==0.2.14"
         ) from None
+    ranges: dict[str, str] = {}
+    marked = mark_bounded_numbers(json_schema, ranges)
     try:
-        return str(build_regex_from_schema(json.dumps(_bound_digits(json_schema)), WHITESPACE_PATTERN))
+        regex = str(build_regex_from_schema(json.dumps(marked), WHITESPACE_PATTERN))
     except (ValueError, TypeError) as exc:
         raise InvalidRequestError(f"unsupported JSON schema: {exc}", param="response_format") from None
+    for marker, number in ranges.items():
+        regex = regex.replace(f'"{marker}"', f"(?:{number})")
+    return regex
 
 
 class JsonIndexCache:
