@@ -9,6 +9,7 @@
 tells whether a grader is stable and ranks labelled answers in order. See docs/evals.md.
 """
 
+from openrft.evals._compare import TIE_TOLERANCE, compare
 from openrft.evals._criteria import (
     Criterion,
     combined_range,
@@ -19,10 +20,11 @@ from openrft.evals._criteria import (
 )
 from openrft.evals._engine import EvalResult, Row, prompt_messages, run_eval
 from openrft.evals._judge_check import JudgeCase, check_judge, parse_case
-from openrft.evals._metrics import TIE_TOLERANCE, compare, histogram, summarize
+from openrft.evals._metrics import histogram, summarize
 from openrft.evals._readiness import readiness
 from openrft.evals._records import EvalRecord, ResultsFile, fingerprint
 from openrft.evals._report import render_report
+from openrft.evals._significance import paired_difference
 
 __all__ = [
     "TIE_TOLERANCE",
@@ -40,6 +42,7 @@ __all__ = [
     "histogram",
     "make_criteria",
     "make_criterion",
+    "paired_difference",
     "parse_case",
     "prompt_messages",
     "readiness",

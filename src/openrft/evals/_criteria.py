@@ -17,6 +17,7 @@ from openrft.errors import InvalidRequestError
 from openrft.graders import (
     Grader,
     LabelModelGrader,
+    MultiGrader,
     ScoreModelGrader,
     StringCheckGrader,
     TextSimilarityGrader,
@@ -76,6 +77,20 @@ class Criterion:
 
     def passed(self, reward: float) -> bool:
         return reward >= self.threshold
+
+    @property
+    def sub_graders(self) -> dict[str, float]:
+        """A ``multi`` grader's sub-graders and each one's pass threshold (empty for other types)."""
+        if not isinstance(self.grader, MultiGrader):
+            return {}
+        return {name: default_threshold(sub) for name, sub in self.grader.graders.items()}
+
+    def all_sub_graders_passed(self, sub_rewards: Mapping[str, float]) -> bool:
+        """Whether every sub-grader reached its threshold (a sub-grader with no reward did not)."""
+        subs = self.sub_graders
+        return bool(subs) and all(
+            name in sub_rewards and sub_rewards[name] >= threshold for name, threshold in subs.items()
+        )
 
 
 def make_criterion(grader: Grader | Mapping[str, Any], pass_threshold: float | None = None) -> Criterion:

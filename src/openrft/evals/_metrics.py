@@ -17,23 +17,18 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from typing import Any
 
+from openrft.evals._compare import TIE_TOLERANCE, by_item, compare
 from openrft.evals._criteria import Criterion, combined_range
 from openrft.evals._readiness import readiness
 from openrft.evals._records import EvalRecord
 from openrft.graders._results import ERROR_FLAGS
 
 BINS = 10
-TIE_TOLERANCE = 0.01
-"""Per-item mean scores closer than this share of the score range count as a tie."""
 WORST_ITEMS = 10
 
 
 def std(values: Sequence[float]) -> float:
     return statistics.pstdev(values) if len(values) > 1 else 0.0
-
-
-def _mean(values: Sequence[float]) -> float | None:
-    return statistics.fmean(values) if values else None
 
 
 def histogram(scores: Sequence[float], low: float = 0.0, high: float = 1.0, bins: int = BINS) -> list[int]:
@@ -50,13 +45,6 @@ def score_bounds(records: Sequence[EvalRecord], criteria: Sequence[Criterion]) -
     low, high = combined_range(criteria)
     scores = [r.score for r in records]
     return (min([low, *scores]), max([high, *scores]))
-
-
-def by_item(records: Sequence[EvalRecord]) -> dict[int, list[EvalRecord]]:
-    items: dict[int, list[EvalRecord]] = defaultdict(list)
-    for r in records:
-        items[r.item_index].append(r)
-    return dict(sorted(items.items()))
 
 
 def _error_counts(records: Sequence[EvalRecord]) -> dict[str, int]:
@@ -104,6 +92,10 @@ def _model_summary(
             "errored_records": sum(bool(r.errors.get(c.name)) for r in records),
             "sub_means": _sub_means(records, c.name),
         }
+        if c.sub_graders:  # a multi grader: the share of answers with every part right
+            crit[c.name]["all_sub_graders_pass_rate"] = sum(
+                c.all_sub_graders_passed(r.sub_rewards.get(c.name, {})) for r in records
+            ) / len(records)
     item_means = {i: statistics.fmean(r.score for r in v) for i, v in items.items()}
     worst = sorted(items, key=lambda i: (item_means[i], i))[:WORST_ITEMS]
     n = len(records)
@@ -149,28 +141,6 @@ def _worst(runs: Sequence[EvalRecord], mean_score: float) -> dict[str, Any]:
     }
 
 
-def compare(
-    base: Sequence[EvalRecord], other: Sequence[EvalRecord], *, tolerance: float = TIE_TOLERANCE
-) -> dict[str, Any]:
-    """Per-item deltas of ``other`` against ``base`` on the items both have.
-
-    A delta within ``tolerance`` (absolute, in score units) is a tie.
-    """
-    b = {i: statistics.fmean(r.score for r in v) for i, v in by_item(base).items()}
-    o = {i: statistics.fmean(r.score for r in v) for i, v in by_item(other).items()}
-    shared = sorted(set(b) & set(o))
-    deltas = {i: o[i] - b[i] for i in shared}
-    return {
-        "items": len(shared),
-        "tie_tolerance": tolerance,
-        "mean_delta": _mean(list(deltas.values())),
-        "win": sum(d > tolerance for d in deltas.values()),
-        "tie": sum(abs(d) <= tolerance for d in deltas.values()),
-        "loss": sum(d < -tolerance for d in deltas.values()),
-        "deltas": [{"item_index": i, "base": b[i], "other": o[i], "delta": deltas[i]} for i in shared],
-    }
-
-
 def summarize(records: Sequence[EvalRecord], criteria: Sequence[Criterion]) -> dict[str, Any]:
     """The summary of an eval: per model (in order of appearance), and every model against the first.
 
@@ -192,7 +162,11 @@ def summarize(records: Sequence[EvalRecord], criteria: Sequence[Criterion]) -> d
     names = list(models)
     tolerance = TIE_TOLERANCE * (high - low)
     out["comparisons"] = [
-        {"base": names[0], "other": m, **compare(models[names[0]], models[m], tolerance=tolerance)}
+        {
+            "base": names[0],
+            "other": m,
+            **compare(models[names[0]], models[m], tolerance=tolerance, criteria=criteria),
+        }
         for m in names[1:]
     ]
     return out
