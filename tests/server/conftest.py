@@ -85,7 +85,7 @@ FAST_WORKER = dict(poll_seconds=0.2, heartbeat_seconds=0.5, lease_seconds=30)
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[Running]:
     """A server with one job worker in a thread, offering the tiny model as ``tiny``."""
-    from openrft.server._worker import start_worker_threads
+    from openrft.server.worker import start_worker_threads
 
     with run_server(
         tmp_path_factory.mktemp("jobs"), models={"tiny": str(tiny_model_dir)}, **FAST_WORKER

@@ -62,14 +62,15 @@ def serve(
     import uvicorn
 
     from openrft.server import create_app
-    from openrft.server._worker import start_worker_threads
+    from openrft.server.worker import start_worker_threads
 
     settings = _settings(
         data_dir=data_dir, database_url=database_url, no_auth=no_auth, models=_models(model or [])
     )
     keys, generated = ([], False) if settings.no_auth else settings.resolved_api_keys()
     app = create_app(settings, api_keys=keys)
-    store = app.state.openrft.store
+    state = app.state.openrft
+    store = state.store
     where = settings.database_url or f"SQLite in {store.data_dir}"
     url = f"http://{host}:{port}"
     console.print(f"openrft serving on [bold]{url}/v1[/] (dashboard {url}/); store: {where}")
@@ -82,7 +83,8 @@ def serve(
     else:
         console.print(f"auth: the API key in {store.data_dir / 'api-key'}")
     count = 0 if no_worker else workers
-    stop, threads = start_worker_threads(settings, count, store=store)
+    # The workers run jobs with the app's own settings (built once, above).
+    stop, threads = start_worker_threads(settings, count, store=store, core=state.core)
     console.print(
         f"workers: {count} in this process" + ("" if count else " (run `openrft worker` to execute jobs)")
     )
@@ -102,7 +104,7 @@ def worker(
     ] = None,
 ) -> None:
     """Run queued fine-tuning jobs and eval runs from the same store as `openrft serve`."""
-    from openrft.server._worker import Worker
+    from openrft.server.worker import Worker
 
     logging.getLogger("openrft").setLevel(logging.INFO)
     settings = _settings(data_dir=data_dir, database_url=database_url)

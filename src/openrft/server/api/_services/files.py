@@ -17,9 +17,9 @@ from fastapi import UploadFile
 
 from openrft.config import Settings
 from openrft.errors import InvalidRequestError
-from openrft.server._serialize import file_object
-from openrft.server._types.common import ListPage, list_page
-from openrft.server._types.files import PURPOSES, FileDeleted, FileObject
+from openrft.server.api._serialize import file_object
+from openrft.server.api._types.common import ListPage, list_page
+from openrft.server.api._types.files import PURPOSES, FileDeleted, FileObject
 from openrft.store import FileRow, NotFoundError, Store, new_id, now
 
 CHUNK = 1024 * 1024

@@ -1,4 +1,4 @@
-"""What a running server holds (one per app), and the route dependency that hands it out."""
+"""What a running API holds (one per app), and the route dependency that hands it out."""
 
 from __future__ import annotations
 
@@ -10,12 +10,13 @@ from fastapi.security import HTTPBearer
 
 from openrft.config import Settings
 from openrft.graders import GraderRuntime
-from openrft.server._chat import ChatService
-from openrft.server._evals import EvalService
-from openrft.server._files import FileService
-from openrft.server._jobs import JobService
-from openrft.server._models import ModelCache, ModelRegistry
-from openrft.server._settings import ServerSettings
+from openrft.server._shared import ModelRegistry, ServerSettings
+from openrft.server.api._services.chat import ChatService
+from openrft.server.api._services.evals import EvalService
+from openrft.server.api._services.files import FileService
+from openrft.server.api._services.graders import GraderService
+from openrft.server.api._services.jobs import JobService
+from openrft.server.api._services.models import ModelCache, ModelService
 from openrft.store import Store
 
 
@@ -23,24 +24,24 @@ from openrft.store import Store
 class ServerState:
     settings: ServerSettings
     core: Settings
+    """Library settings (model cache, judges, sandbox, dataset limits), built once for the app."""
     store: Store
     runtime: GraderRuntime
     """One grading runtime for every request: sandbox pools and judges stay warm."""
     registry: ModelRegistry
     cache: ModelCache
     files: FileService
+    graders: GraderService
     jobs: JobService
     evals: EvalService
+    models: ModelService
     chat: ChatService
 
     @classmethod
-    def open(
-        cls, settings: ServerSettings, core: Settings | None = None, store: Store | None = None
-    ) -> ServerState:
+    def open(cls, settings: ServerSettings, core: Settings, store: Store | None = None) -> ServerState:
         from openrft.models import open_backend
 
-        core = core or Settings()
-        store = store or Store(settings.data_dir, settings.database_url, max_attempts=settings.max_attempts)
+        store = store or settings.open_store()
         runtime = GraderRuntime(core)
         registry = ModelRegistry(store, core, settings.models)
         cache = ModelCache(lambda reference: open_backend(reference, core), settings.max_loaded_models)
@@ -52,8 +53,10 @@ class ServerState:
             registry=registry,
             cache=cache,
             files=FileService(store, core, settings.max_upload_bytes),
+            graders=GraderService(store, runtime),
             jobs=JobService(store, runtime, registry, core),
             evals=EvalService(store, runtime, registry),
+            models=ModelService(registry),
             chat=ChatService(registry, cache),
         )
 

@@ -20,7 +20,7 @@ from openrft.errors import InvalidRequestError, OpenRFTError
 from openrft.evals import Criterion
 from openrft.graders import GraderRuntime, RunGraderResponse, grade_batch_async, make_sample, render
 from openrft.models import GenerationOptions
-from openrft.server._models import ModelRegistry
+from openrft.server._shared import ModelRegistry
 from openrft.store import EvalRow, EvalRunRow, OutputItemRow, Store, now
 
 RESULT_TYPES = {
@@ -179,13 +179,13 @@ async def _sample_and_grade(
     rows: list[dict[str, Any]],
     criteria: list[Criterion],
     runtime: GraderRuntime,
+    core: Settings,
 ) -> list[_Graded]:
     from openrft.evals import ResultsFile, run_eval
     from openrft.models import open_backend
 
     source = run.data_source
-    settings = Settings()
-    backend = open_backend(ModelRegistry(store, settings, {}).reference(str(run.model)), settings)
+    backend = open_backend(ModelRegistry(store, core).reference(str(run.model)), core)
     prompts = [
         _Row(i + 1, prompt_for(source["input_messages"], r["item"]), r["item"]) for i, r in enumerate(rows)
     ]
@@ -297,21 +297,21 @@ def record_outcome(store: Store, run: EvalRunRow, ev: EvalRow, graded: list[_Gra
     return {"result_counts": counts, "per_testing_criteria_results": per_criterion, "per_model_usage": usage}
 
 
-def run_eval_run(store: Store, run_id: str) -> None:
+def run_eval_run(store: Store, run_id: str, core: Settings) -> None:
     """Execute ``run_id`` and record its outcome (``completed`` or ``failed``).
 
     Never raises for the run's own errors: they become the run's ``error``.
     """
     run = store.get(EvalRunRow, run_id)
     ev = store.get(EvalRow, run.eval_id)
-    runtime = GraderRuntime(Settings())
+    runtime = GraderRuntime(core)
     try:
         rows = load_rows(store, run.data_source.get("source") or {})
         criteria = criteria_of(ev.testing_criteria)
         if run.data_source.get("type") == "jsonl":
             graded = asyncio.run(_grade_given(rows, criteria, runtime))
         else:
-            graded = asyncio.run(_sample_and_grade(store, run, rows, criteria, runtime))
+            graded = asyncio.run(_sample_and_grade(store, run, rows, criteria, runtime, core))
         fields = record_outcome(store, run, ev, graded)
     except OpenRFTError as exc:
         store.runs.transition(

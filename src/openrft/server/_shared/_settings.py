@@ -10,7 +10,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from openrft.store import default_data_dir
+from openrft.store import Store, default_data_dir
 
 MiB = 1024 * 1024
 
@@ -51,6 +51,10 @@ class ServerSettings(BaseSettings):
         if isinstance(value, str):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
+
+    def open_store(self) -> Store:
+        """The store these settings name (created on first use)."""
+        return Store(self.data_dir, self.database_url, max_attempts=self.max_attempts)
 
     def resolved_api_keys(self) -> tuple[list[str], bool]:
         """The keys to accept and whether one was generated (and should be printed) just now."""

@@ -14,10 +14,10 @@ from typing import Any
 
 from openrft.errors import GraderValidationError, InvalidRequestError
 from openrft.graders import GraderRuntime, validate_grader
-from openrft.server._models import ModelRegistry
-from openrft.server._serialize import eval_object, output_item_object, run_object
-from openrft.server._types.common import ListPage, list_page
-from openrft.server._types.evals import (
+from openrft.server._shared import ModelRegistry
+from openrft.server.api._serialize import eval_object, output_item_object, run_object
+from openrft.server.api._types.common import ListPage, list_page
+from openrft.server.api._types.evals import (
     CreateEvalRequest,
     CreateEvalRunRequest,
     Eval,

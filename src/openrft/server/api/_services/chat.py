@@ -14,8 +14,9 @@ from typing import Any
 
 from openrft.errors import InvalidRequestError
 from openrft.models import Completion, GenerationOptions
-from openrft.server._models import ModelCache, ModelRegistry
-from openrft.server._types.chat import (
+from openrft.server._shared import ModelRegistry
+from openrft.server.api._services.models import ModelCache
+from openrft.server.api._types.chat import (
     ChatCompletion,
     ChatCompletionChunk,
     ChatCompletionMessage,
@@ -27,7 +28,7 @@ from openrft.server._types.chat import (
     CompletionUsage,
     CreateChatCompletionRequest,
 )
-from openrft.server._types.responses import (
+from openrft.server.api._types.responses import (
     CreateResponseRequest,
     IncompleteDetails,
     OutputMessage,

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from openrft.server._state import StateDep
-from openrft.server._types.common import ERROR_RESPONSES, ListPage
-from openrft.server._types.evals import (
+from openrft.server.api._state import StateDep
+from openrft.server.api._types.common import ERROR_RESPONSES, ListPage
+from openrft.server.api._types.evals import (
     CreateEvalRequest,
     CreateEvalRunRequest,
     Eval,

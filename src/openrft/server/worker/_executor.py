@@ -11,7 +11,6 @@ it is about to redo); checkpoints become ``…:ckpt-step-N`` models, the best on
 from __future__ import annotations
 
 import argparse
-import ctypes
 import logging
 import os
 import signal
@@ -20,26 +19,15 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from openrft.config import Settings
 from openrft.errors import OpenRFTError
-from openrft.server._jobs import fine_tuned_name, job_event
-from openrft.server._models import ModelRegistry
-from openrft.server._settings import ServerSettings
-from openrft.server._validation import drop_validations_after, record_validation, recorded_steps
+from openrft.server._shared import ModelRegistry, fine_tuned_name, job_event
+from openrft.server.worker._process import die_with_parent, read_handoff
+from openrft.server.worker._validation import drop_validations_after, record_validation, recorded_steps
 from openrft.store import CheckpointRow, JobRow, ModelRow, Store, new_id, now
 from openrft.training import read_jsonl
 
 log = logging.getLogger("openrft.executor")
-
-PR_SET_PDEATHSIG = 1
-
-
-def die_with_parent(parent: int) -> None:
-    """Get SIGKILL when the worker that started us dies (Linux); exit if it is already gone."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() != parent:
-        sys.exit(3)
 
 
 class TrainingMirror:
@@ -134,8 +122,7 @@ def _fail(store: Store, job_id: str, code: str, message: str, param: str | None 
     store.add_job_events(job_id, [job_event(f"Job failed: {message}", level="error")])
 
 
-def _train_config(store: Store, job: JobRow, settings: ServerSettings) -> Any:
-    from openrft.config import Settings
+def _train_config(store: Store, job: JobRow, core: Settings) -> Any:
     from openrft.errors import InvalidRequestError
     from openrft.training import TrainConfig, parse_hyperparameters
 
@@ -148,7 +135,7 @@ def _train_config(store: Store, job: JobRow, settings: ServerSettings) -> Any:
         if not path.exists():
             raise InvalidRequestError(f"{param} {file_id} was deleted before the job ran", param=param)
         files[param] = path
-    reference = ModelRegistry(store, Settings(), {}).reference(job.model)
+    reference = ModelRegistry(store, core).reference(job.model)
     return TrainConfig(
         model=reference,
         train_file=files["training_file"],
@@ -162,7 +149,7 @@ def _train_config(store: Store, job: JobRow, settings: ServerSettings) -> Any:
     )
 
 
-def run_job(store: Store, job_id: str, worker_id: str, settings: ServerSettings) -> None:
+def run_job(store: Store, job_id: str, worker_id: str, core: Settings) -> None:
     """Train (or resume) ``job_id``, then record its outcome; never raises for the job's own errors."""
     job = store.get(JobRow, job_id)
     verb = "resumed" if job.attempts > 1 else "started"
@@ -172,7 +159,7 @@ def run_job(store: Store, job_id: str, worker_id: str, settings: ServerSettings)
     try:
         from openrft.training import JobControl, run_training
 
-        config = _train_config(store, job, settings)
+        config = _train_config(store, job, core)
         control = JobControl()
         signal.signal(signal.SIGUSR1, lambda *_: control.pause())
         mirror = TrainingMirror(store, job)
@@ -226,7 +213,10 @@ def _latest_checkpoint(store: Store, job_id: str) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m openrft.server._executor")
+    parser = argparse.ArgumentParser(
+        prog="python -m openrft.server.worker._executor",
+        description="Run one job or eval run; the settings come as JSON on standard input.",
+    )
     parser.add_argument("kind", choices=["job", "run"])
     parser.add_argument("ident")
     parser.add_argument("--worker", required=True)
@@ -235,15 +225,15 @@ def main(argv: list[str] | None = None) -> int:
     die_with_parent(args.parent)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    settings = ServerSettings()
-    store = Store(settings.data_dir, settings.database_url, max_attempts=settings.max_attempts)
+    settings, core = read_handoff(sys.stdin)
+    store = settings.open_store()
     try:
         if args.kind == "job":
-            run_job(store, args.ident, args.worker, settings)
+            run_job(store, args.ident, args.worker, core)
         else:
-            from openrft.server._run_executor import run_eval_run
+            from openrft.server.worker._eval_run import run_eval_run
 
-            run_eval_run(store, args.ident)
+            run_eval_run(store, args.ident, core)
     finally:
         store.close()
     return 0

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from openrft.server._state import StateDep
-from openrft.server._types.common import ERROR_RESPONSES, ListPage
-from openrft.server._types.fine_tuning import (
+from openrft.server.api._state import StateDep
+from openrft.server.api._types.common import ERROR_RESPONSES, ListPage
+from openrft.server.api._types.fine_tuning import (
     CreateFineTuningJobRequest,
     FineTuningJob,
     FineTuningJobCheckpoint,
@@ -79,11 +79,11 @@ def list_checkpoints(
 
 @router.get("/{fine_tuning_job_id}/metrics", response_model=JobMetrics)
 def list_metrics(state: StateDep, fine_tuning_job_id: str) -> JobMetrics:
-    return JobMetrics(data=state.jobs.metrics(fine_tuning_job_id))
+    return state.jobs.metrics(fine_tuning_job_id)
 
 
 @router.get("/{fine_tuning_job_id}/rollouts", response_model=RolloutSteps)
 def list_rollouts(
     state: StateDep, fine_tuning_job_id: str, step: Annotated[int | None, Query(ge=0)] = None
 ) -> RolloutSteps:
-    return RolloutSteps(data=state.jobs.rollouts(fine_tuning_job_id, step))
+    return state.jobs.rollouts(fine_tuning_job_id, step)

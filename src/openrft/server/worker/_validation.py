@@ -1,6 +1,6 @@
 """A fine-tuning job's validations as an eval: one eval per job, one completed run per validation.
 
-The eval is created with the job (its ``eval_id`` is on the job object). Its testing criterion is
+The eval is created with the job by the API (its ``eval_id`` is on the job object). Its testing criterion is
 the job's grader; each validation step becomes a run named ``validation step N`` whose output
 items are the policy's answers on the validation file at that step, read from the job folder's
 ``validation/step-N.jsonl``. Recording is idempotent: a resumed job that redoes a step replaces
@@ -12,31 +12,12 @@ from __future__ import annotations
 import json
 import uuid
 from pathlib import Path
-from typing import Any
 
 from openrft.data import load_rft_jsonl
 from openrft.evals import EvalRecord
 from openrft.models import GenerationOptions
-from openrft.server._evals import output_config
-from openrft.server._run_executor import criteria_of, graded_answer, record_outcome
+from openrft.server.worker._eval_run import criteria_of, graded_answer, record_outcome
 from openrft.store import EvalRow, EvalRunRow, JobRow, Store, now
-
-
-def job_eval(job_id: str, grader: dict[str, Any], metadata: dict[str, str] | None) -> EvalRow:
-    """The eval that holds ``job_id``'s validation runs."""
-    created = now()
-    name = str(grader.get("name") or "grader")
-    return EvalRow(
-        id=f"eval_{uuid.uuid4().hex}",
-        name=f"{job_id} validation",
-        created_at=created,
-        updated_at=created,
-        eval_metadata={**(metadata or {}), "fine_tuning_job_id": job_id},
-        data_source_config=output_config(
-            {"type": "custom", "item_schema": {"type": "object"}, "include_sample_schema": True}
-        ),
-        testing_criteria=[{**grader, "name": name, "id": f"{name}-{uuid.uuid4()}"}],
-    )
 
 
 def _step_of(run: EvalRunRow) -> int | None:

@@ -1,6 +1,6 @@
 """The worker loop: claim queued work, run it in a subprocess, hold it with heartbeats.
 
-Each job or eval run runs in its own process (``python -m openrft.server._executor``), so a
+Each job or eval run runs in its own process (``python -m openrft.server.worker._executor``), so a
 crash or a ``kill -9`` of the worker loses nothing and frees the model's (GPU) memory: the
 child dies with its parent (``PR_SET_PDEATHSIG``), the job's lease expires, and the next
 worker to look takes it back and resumes from the last checkpoint. Between heartbeats the
@@ -11,47 +11,19 @@ A graceful stop (SIGTERM, Ctrl-C) stops the child and puts the job back in the q
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
-from pathlib import Path
 
-from openrft.server._jobs import job_event
-from openrft.server._settings import ServerSettings
+from openrft.config import Settings
+from openrft.server._shared import ServerSettings, job_event
+from openrft.server.worker._process import describe_exit, spawn_executor, stop_child
 from openrft.store import EvalRunRow, JobRow, Store, WorkQueue, new_id
 
 log = logging.getLogger("openrft.worker")
-
-STOP_GRACE_SECONDS = 10.0
-
-
-def describe_exit(code: int) -> str:
-    if code < 0:
-        try:
-            return f"signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"signal {-code}"
-    return f"exit status {code}"
-
-
-def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, sig)
-
-
-def stop_child(proc: subprocess.Popen[bytes], grace: float = STOP_GRACE_SECONDS) -> None:
-    """SIGTERM the child's process group, then SIGKILL it after ``grace`` seconds."""
-    _kill_group(proc, signal.SIGTERM)
-    try:
-        proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        _kill_group(proc, signal.SIGKILL)
-        proc.wait()
 
 
 class Worker:
@@ -60,14 +32,23 @@ class Worker:
     Args:
         settings: lease, heartbeat and poll intervals; data dir and database for the child.
         store: the store to claim from (default: opened from ``settings``).
+        core: library settings the executors run with (default: from ``OPENRFT_*`` variables).
         name: this worker's id in the queue (default: host, pid and a random tag).
     """
 
-    def __init__(self, settings: ServerSettings, store: Store | None = None, *, name: str | None = None):
+    def __init__(
+        self,
+        settings: ServerSettings,
+        store: Store | None = None,
+        *,
+        core: Settings | None = None,
+        name: str | None = None,
+    ):
         self.settings = settings
-        self.store = store or Store(
-            settings.data_dir, settings.database_url, max_attempts=settings.max_attempts
-        )
+        self.core = core or Settings()
+        self.store = store or settings.open_store()
+        # The executors open the store this worker claims from.
+        self._child_settings = settings.model_copy(update={"data_dir": self.store.data_dir})
         self.id = name or f"{socket.gethostname()}:{os.getpid()}:{new_id('', 6)}"
 
     # --- the loop ---
@@ -111,23 +92,9 @@ class Worker:
         return False
 
     # --- one piece of work ---
-    def _spawn(self, kind: str, ident: str, log_path: Path) -> subprocess.Popen[bytes]:
-        env = dict(os.environ)
-        env["OPENRFT_DATA_DIR"] = str(self.store.data_dir)
-        if self.settings.database_url:
-            env["OPENRFT_DATABASE_URL"] = self.settings.database_url
-        command = [sys.executable, "-m", "openrft.server._executor", kind, ident, "--worker", self.id]
-        command += ["--parent", str(os.getpid())]
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as handle:
-            # Its own session: a Ctrl-C in the terminal reaches the worker, which stops it in order.
-            return subprocess.Popen(
-                command, stdout=handle, stderr=subprocess.STDOUT, env=env, start_new_session=True
-            )
-
     def _execute(self, kind: str, ident: str, queue: WorkQueue, stop: threading.Event) -> None:
         folder = self.store.job_dir(ident) if kind == "job" else self.store.run_dir(ident)
-        proc = self._spawn(kind, ident, folder / "executor.log")
+        proc = spawn_executor(kind, ident, self.id, self._child_settings, self.core, folder / "executor.log")
         log.info("worker %s: %s %s started (pid %d)", self.id, kind, ident, proc.pid)
         paused = False
         while True:
@@ -187,13 +154,14 @@ class Worker:
 
 
 def start_worker_threads(
-    settings: ServerSettings, count: int, store: Store | None = None
+    settings: ServerSettings, count: int, store: Store | None = None, core: Settings | None = None
 ) -> tuple[threading.Event, list[threading.Thread]]:
     """``count`` workers in threads of this process (``openrft serve``); set the event to stop them."""
     stop = threading.Event()
     threads = []
+    core = core or Settings()
     for index in range(count):
-        worker = Worker(settings, store)
+        worker = Worker(settings, store, core=core)
         thread = threading.Thread(
             target=worker.run, args=(stop,), name=f"openrft-worker-{index}", daemon=True
         )

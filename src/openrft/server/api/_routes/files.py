@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Query, UploadFile
 from fastapi.responses import FileResponse
 
-from openrft.server._state import StateDep
-from openrft.server._types.common import ERROR_RESPONSES, ListPage
-from openrft.server._types.files import FileDeleted, FileObject
+from openrft.server.api._state import StateDep
+from openrft.server.api._types.common import ERROR_RESPONSES, ListPage
+from openrft.server.api._types.files import FileDeleted, FileObject
 
 router = APIRouter(prefix="/v1/files", tags=["files"], responses=ERROR_RESPONSES)
 

@@ -10,11 +10,19 @@ from fastapi import Depends, FastAPI
 
 from openrft import __version__
 from openrft.config import Settings
-from openrft.server._errors import install_error_handlers
-from openrft.server._middleware import ApiKeyMiddleware, UploadLimitMiddleware
-from openrft.server._routes import evals, files, fine_tuning_jobs, graders, models
-from openrft.server._settings import ServerSettings
-from openrft.server._state import ServerState, bearer
+from openrft.server._shared import ServerSettings
+from openrft.server.api._errors import install_error_handlers
+from openrft.server.api._middleware import ApiKeyMiddleware, UploadLimitMiddleware
+from openrft.server.api._routes import (
+    chat_completions,
+    evals,
+    files,
+    fine_tuning_jobs,
+    graders,
+    models,
+    responses,
+)
+from openrft.server.api._state import ServerState, bearer
 from openrft.store import Store
 
 log = logging.getLogger("openrft.server")
@@ -41,7 +49,7 @@ def create_app(
         keys: Sequence[str] | None = None
     else:
         keys = list(api_keys) if api_keys is not None else settings.resolved_api_keys()[0]
-    state = ServerState.open(settings, core, store)
+    state = ServerState.open(settings, core or Settings(), store)
     swept = state.store.sweep_files()
     if swept:
         log.info("removed %d leftover upload(s) from %s", swept, state.store.files.root)
@@ -60,7 +68,7 @@ def create_app(
     app.state.openrft = state
     install_error_handlers(app)
     secured = [Depends(bearer)]
-    for module in (files, graders, models, fine_tuning_jobs, evals):
+    for module in (files, graders, models, chat_completions, responses, fine_tuning_jobs, evals):
         app.include_router(module.router, dependencies=secured)
     app.add_middleware(UploadLimitMiddleware, limit=settings.max_upload_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=keys)  # added last: runs first

@@ -10,47 +10,63 @@ worker holding the job reads at its next heartbeat.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from openrft.config import Settings
 from openrft.errors import GraderValidationError, InvalidRequestError
 from openrft.graders import GraderRuntime, validate_grader
-from openrft.server._chat import response_format
-from openrft.server._files import check_content
-from openrft.server._models import ModelRegistry
-from openrft.server._serialize import checkpoint_object, event_object, job_object
-from openrft.server._types.common import ListPage, list_page
-from openrft.server._types.fine_tuning import (
+from openrft.server._shared import ModelRegistry, job_event
+from openrft.server.api._serialize import checkpoint_object, event_object, job_object
+from openrft.server.api._services.chat import response_format
+from openrft.server.api._services.evals import output_config
+from openrft.server.api._services.files import check_content
+from openrft.server.api._types.common import ListPage, list_page
+from openrft.server.api._types.fine_tuning import (
     FINISHED,
     CreateFineTuningJobRequest,
     FineTuningJob,
     FineTuningJobCheckpoint,
     FineTuningJobEvent,
+    JobMetrics,
+    RolloutSteps,
 )
-from openrft.store import CheckpointRow, ConflictError, FileRow, JobEventRow, JobRow, Store, new_id, now
+from openrft.store import (
+    CheckpointRow,
+    ConflictError,
+    EvalRow,
+    FileRow,
+    JobEventRow,
+    JobRow,
+    Store,
+    new_id,
+    now,
+)
 
 MAX_METADATA_PAIRS = 16
 
 
-def job_event(message: str, *, level: str = "info", data: Any = None) -> dict[str, Any]:
-    """A ``fine_tuning.job.event`` written by the server (queue and lifecycle)."""
-    return {
-        "object": "fine_tuning.job.event",
-        "id": f"ftevent-{secrets.token_hex(12)}",
-        "created_at": now(),
-        "level": level,
-        "message": message,
-        "type": "message",
-        "data": data,
-    }
+def job_eval(job_id: str, grader: dict[str, Any], metadata: dict[str, str] | None) -> EvalRow:
+    """The eval that holds ``job_id``'s validation runs (one completed run per validation step).
 
-
-def fine_tuned_name(model: str, suffix: str | None, job_id: str) -> str:
-    """``ft:<base>:<org>:<suffix>:<job>``, OpenAI's form (a path base is shortened to its last part)."""
-    base = model.split(":")[1] if model.startswith("ft:") else model.rstrip("/").rsplit("/", 1)[-1]
-    return f"ft:{base}:openrft:{suffix or ''}:{job_id.removeprefix('ftjob-')}"
+    Its testing criterion is the job's grader; the worker records each validation as a run.
+    """
+    created = now()
+    name = str(grader.get("name") or "grader")
+    return EvalRow(
+        id=f"eval_{uuid.uuid4().hex}",
+        name=f"{job_id} validation",
+        created_at=created,
+        updated_at=created,
+        eval_metadata={**(metadata or {}), "fine_tuning_job_id": job_id},
+        data_source_config=output_config(
+            {"type": "custom", "item_schema": {"type": "object"}, "include_sample_schema": True}
+        ),
+        testing_criteria=[{**grader, "name": name, "id": f"{name}-{uuid.uuid4()}"}],
+    )
 
 
 def _check_metadata(metadata: Mapping[str, str] | None) -> None:
@@ -171,8 +187,6 @@ class JobService:
             result_files=[],
         )
         if request.validation_file is not None:
-            from openrft.server._validation import job_eval
-
             ev = job_eval(job.id, method["reinforcement"]["grader"], request.metadata)
             self.store.add(ev)
             job.eval_id = ev.id
@@ -236,17 +250,16 @@ class JobService:
         )
         return list_page([checkpoint_object(r) for r in rows], more)
 
-    def metrics(self, job_id: str) -> list[dict[str, Any]]:
+    def metrics(self, job_id: str) -> JobMetrics:
         """Every recorded step's metrics (the job folder's ``metrics.jsonl``), in step order."""
         from openrft.training import read_metrics
 
         self.store.get(JobRow, job_id, param="fine_tuning_job_id")
-        return sorted(read_metrics(self.store.job_dir(job_id)), key=lambda m: m.get("step", 0))
+        data = sorted(read_metrics(self.store.job_dir(job_id)), key=lambda m: m.get("step", 0))
+        return JobMetrics(data=data)
 
-    def rollouts(self, job_id: str, step: int | None) -> list[dict[str, Any]]:
+    def rollouts(self, job_id: str, step: int | None) -> RolloutSteps:
         """Without ``step``: the recorded steps and their prompt counts; with it, that step's groups."""
-        import json
-
         self.store.get(JobRow, job_id, param="fine_tuning_job_id")
         path = self.store.job_dir(job_id) / "rollouts.jsonl"
         lines = []
@@ -257,11 +270,11 @@ class JobService:
                 except json.JSONDecodeError:
                     continue  # the line being written when a process was killed
         if step is None:
-            return [{"step": r["step"], "count": len(r.get("groups", []))} for r in lines]
+            return RolloutSteps(data=[{"step": r["step"], "count": len(r.get("groups", []))} for r in lines])
         found = [r for r in lines if r.get("step") == step]
         if not found:
             raise InvalidRequestError(f"step: no rollouts recorded at step {step}", param="step")
-        return list(found[-1].get("groups", []))
+        return RolloutSteps(data=list(found[-1].get("groups", [])))
 
     # --- control ---
     def _move(self, job_id: str, expected: set[str], to: str, verb: str, **values: Any) -> FineTuningJob:

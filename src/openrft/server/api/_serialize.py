@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from openrft.server._types.evals import Eval, EvalRun, OutputItem
-from openrft.server._types.files import FileObject
-from openrft.server._types.fine_tuning import (
+from openrft.server.api._types.evals import Eval, EvalRun, OutputItem
+from openrft.server.api._types.files import FileObject
+from openrft.server.api._types.fine_tuning import (
     FineTuningJob,
     FineTuningJobCheckpoint,
     FineTuningJobEvent,
     Hyperparameters,
     JobProgress,
 )
-from openrft.server._types.graders import SavedGrader
+from openrft.server.api._types.graders import SavedGrader
 from openrft.store import (
     CheckpointRow,
     EvalRow,
@@ -27,7 +27,6 @@ from openrft.store import (
 
 ORGANIZATION = "org-openrft"
 """What ``organization_id`` says: one local organization per server."""
-OWNER = "openrft"
 
 
 def file_object(row: FileRow) -> FileObject:

@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from openrft.server._errors import error_response
+from openrft.server.api._errors import error_response
 
 DRAIN_LIMIT = 64 * 1024 * 1024
 """Bytes of an oversize upload read and dropped so that the client sees the 413 (not a reset)."""
