@@ -80,3 +80,30 @@ def build_tiny_model(path: Path, *, seed: int = 0, hidden_size: int = 64, layers
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def build_hub_cache(model_dir: Path, cache_dir: Path, repo_id: str, *, revision: str = "main") -> str:
+    """Put ``model_dir``'s files in a Hugging Face Hub cache at ``cache_dir``, as ``hf download`` would.
+
+    The layout is the Hub cache's own: ``models--ORG--NAME/blobs/<sha256>``, the snapshot's
+    files as relative symlinks to them under ``snapshots/<commit>/``, and ``refs/<revision>``
+    holding the commit. Returns the (made-up but well-formed) commit hash.
+    """
+    import hashlib
+    import os
+
+    repo = cache_dir / ("models--" + repo_id.replace("/", "--"))
+    files = sorted(p for p in model_dir.rglob("*") if p.is_file())
+    commit = hashlib.sha1(b"".join(p.read_bytes() for p in files)).hexdigest()
+    snapshot = repo / "snapshots" / commit
+    (repo / "blobs").mkdir(parents=True, exist_ok=True)
+    for path in files:
+        data = path.read_bytes()
+        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
+        blob.write_bytes(data)
+        link = snapshot / path.relative_to(model_dir)
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(blob, link.parent))
+    (repo / "refs").mkdir(exist_ok=True)
+    (repo / "refs" / revision).write_text(commit)
+    return commit

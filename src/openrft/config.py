@@ -53,6 +53,15 @@ class Settings(BaseSettings):
     sampling_max_retries: int = Field(default=3, ge=0)
     """Retries (with exponential backoff) on 429, 5xx, timeouts and connection errors."""
 
+    # --- training rollouts on a separate vLLM-compatible server (docs/training.md) ---
+    rollout_base_url: str | None = None
+    """A vLLM (or ``openrft serve``) endpoint, ``http://host:8000/v1``, with runtime LoRA loading on:
+    LoRA jobs sample their rollouts and validations there. Unset = in the trainer."""
+    rollout_api_key: str | None = None
+    """Bearer token for the rollout server (default: ``OPENAI_API_KEY``)."""
+    rollout_timeout: float = Field(default=600.0, gt=0)
+    """Seconds one rollout request (a whole step's batch) may take."""
+
     # --- text_similarity cosine ---
     embeddings_base_url: str | None = None
     """An OpenAI-compatible ``/v1/embeddings`` endpoint; unset = the packaged local model."""

@@ -111,6 +111,7 @@ def _config(spec: dict[str, Any], out: Path) -> Any:
         response_format=spec.get("response_format"),
         preflight=spec.get("preflight", True),
         allow_exploits=spec.get("allow_exploits", False),
+        rollout_server=spec.get("rollout_server"),
     )
 
 
@@ -257,6 +258,14 @@ def train_command(
     accelerate_config: Annotated[
         Path | None, typer.Option("--accelerate-config", help="accelerate config file (DeepSpeed, FSDP).")
     ] = None,
+    rollout_server: Annotated[
+        str | None,
+        typer.Option(
+            "--rollout-server",
+            help="vLLM-compatible server (http://host:8000/v1) that samples LoRA rollouts "
+            "(env OPENRFT_ROLLOUT_BASE_URL; docs/vllm.md).",
+        ),
+    ] = None,
     worker: Annotated[bool, typer.Option("--worker", hidden=True)] = False,
 ) -> None:
     """Fine-tune a model with GRPO, the grader's score as the reward."""
@@ -276,6 +285,8 @@ def train_command(
             model, train, valid, grader, out, set_ or [], response_format, skip_preflight, allow_exploits
         )
     assert out is not None
+    if rollout_server:
+        spec["rollout_server"] = rollout_server
     config = _config(spec, out)
     if not worker:
         from openrft.training._events import write_atomic

@@ -1,10 +1,10 @@
 """Models: resolve a name, file or endpoint to a sampling backend; generate chat completions.
 
-Importing this package is cheap: torch and transformers load when a model does, vLLM only
-when :class:`VLLMBackend` is built.
+Importing this package is cheap: torch and transformers load when a model does. vLLM is never
+imported: it runs as its own server (:class:`VLLMServer` drives its LoRA and token endpoints).
 
 >>> from openrft.models import GenerationOptions, open_backend
->>> backend = open_backend("smollm2-135m-instruct")       # or a folder, a .gguf, http://…/v1#MODEL
+>>> backend = open_backend("Qwen/Qwen2.5-0.5B-Instruct")  # or a packaged name, a folder, http://…/v1#MODEL
 >>> [[answer]] = await backend.sample([[{"role": "user", "content": "Hi"}]],
 ...                                   options=GenerationOptions(max_tokens=16))
 
@@ -14,12 +14,13 @@ The lower layer stays public: :func:`resolve_model_path` turns a name or file in
 
 from openrft.models._backend import Conversation, GenerationOptions, LocalBackend, SamplingBackend
 from openrft.models._constrained import schema_regex, token_bytes
+from openrft.models._hub import HubId, parse_hub_id
 from openrft.models._local import BatchingChatModel, Completion, LocalChatModel, select_device
 from openrft.models._open import accepted_forms, open_backend
 from openrft.models._reasoning import count_reasoning_tokens, estimate_reasoning_tokens
 from openrft.models._remote import RemoteBackend
 from openrft.models._resolve import PACKAGED_MODELS, PackagedModel, convert_gguf, resolve_model_path
-from openrft.models._vllm import VLLMBackend, vllm_usable
+from openrft.models._vllm import TokenCompletion, VLLMServer
 
 __all__ = [
     "PACKAGED_MODELS",
@@ -27,20 +28,22 @@ __all__ = [
     "Completion",
     "Conversation",
     "GenerationOptions",
+    "HubId",
     "LocalBackend",
     "LocalChatModel",
     "PackagedModel",
     "RemoteBackend",
     "SamplingBackend",
-    "VLLMBackend",
+    "TokenCompletion",
+    "VLLMServer",
     "accepted_forms",
     "convert_gguf",
     "count_reasoning_tokens",
     "estimate_reasoning_tokens",
     "open_backend",
+    "parse_hub_id",
     "resolve_model_path",
     "schema_regex",
     "select_device",
     "token_bytes",
-    "vllm_usable",
 ]

@@ -158,7 +158,10 @@ class JsonIndexCache:
 
     def index_for(self, json_schema: Mapping[str, Any]) -> Any:
         """The automaton for ``json_schema``; the vocabulary is built on first use."""
-        regex = schema_regex(json_schema)  # raises BackendUnavailable without outlines-core
+        return self.index_for_regex(schema_regex(json_schema))  # BackendUnavailable without outlines-core
+
+    def index_for_regex(self, regex: str) -> Any:
+        """The automaton for a regular expression over this tokenizer's vocabulary."""
         from outlines_core import Index, Vocabulary
 
         if regex in self._indexes:
@@ -170,7 +173,10 @@ class JsonIndexCache:
                 if raw and token_id != self._eos:
                     by_bytes.setdefault(raw, []).append(token_id)
             self._vocabulary = Vocabulary(self._eos, by_bytes)
-        index = Index(regex, self._vocabulary)
+        try:
+            index = Index(regex, self._vocabulary)
+        except (ValueError, TypeError) as exc:
+            raise InvalidRequestError(f"unsupported regular expression: {exc}", param="regex") from None
         self._indexes[regex] = index
         if len(self._indexes) > _INDEX_CACHE_SIZE:
             self._indexes.popitem(last=False)

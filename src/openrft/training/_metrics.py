@@ -215,23 +215,28 @@ def step_metrics(
 
 
 def rollout_groups(g: StepGrades) -> list[dict[str, Any]]:
-    """The step's prompts with their completions, as ``rollouts.jsonl`` stores them."""
+    """The step's prompts with their completions, as ``rollouts.jsonl`` stores them.
+
+    Completions sampled on a rollout server also name the ``policy`` version that sampled them
+    and carry their ``token_ids`` with the server's ``logprobs``.
+    """
     advantages = g.advantages()
-    return [
-        {
-            "prompt": g.prompts[idx[0]],
-            "item": g.items[idx[0]],
-            "completions": [
-                {
-                    "text": g.texts[i],
-                    "reward": g.rewards[i],
-                    "advantage": advantages[i],
-                    "sub_rewards": g.sub_rewards[i],
-                    "completion_tokens": g.completion_tokens[i],
-                    "errors": g.errors[i],
-                }
-                for i in idx
-            ],
+
+    def completion(i: int) -> dict[str, Any]:
+        entry = {
+            "text": g.texts[i],
+            "reward": g.rewards[i],
+            "advantage": advantages[i],
+            "sub_rewards": g.sub_rewards[i],
+            "completion_tokens": g.completion_tokens[i],
+            "errors": g.errors[i],
         }
+        policy = g.policies[i] if i < len(g.policies) else None
+        if policy is not None:
+            entry.update(policy=policy, token_ids=g.token_ids[i], logprobs=g.logprobs[i])
+        return entry
+
+    return [
+        {"prompt": g.prompts[idx[0]], "item": g.items[idx[0]], "completions": [completion(i) for i in idx]}
         for idx in g.groups()
     ]

@@ -26,6 +26,10 @@ from openrft.models import count_reasoning_tokens
 
 ITEM_COLUMN = "openrft_item"
 """Dataset column holding each row's item as JSON (TRL passes extra columns to rewards)."""
+POLICY_COLUMN = "openrft_policy"
+"""Rollout column naming the policy version a rollout server sampled with (``_rollouts.py``)."""
+LOGPROBS_COLUMN = "openrft_logprobs"
+"""Rollout column: the rollout server's log-probability of each sampled token."""
 MAX_EXAMPLES = 3
 
 
@@ -52,6 +56,11 @@ class StepGrades:
     reasoning_tokens: list[int] = field(default_factory=list)
     truncated: list[bool] = field(default_factory=list)
     latencies: list[float] = field(default_factory=list)
+    policies: list[str | None] = field(default_factory=list)
+    """The policy version that sampled each completion on a rollout server (None: in-process)."""
+    token_ids: list[list[int]] = field(default_factory=list)
+    logprobs: list[list[float] | None] = field(default_factory=list)
+    """The rollout server's log-probability of each sampled token (None: in-process)."""
     judge_usage: dict[str, dict[str, int]] = field(default_factory=dict)
     started: float = 0.0
     """``time.perf_counter()`` when grading began (the end of sampling)."""
@@ -75,6 +84,9 @@ class StepGrades:
                 "reasoning_tokens",
                 "truncated",
                 "latencies",
+                "policies",
+                "token_ids",
+                "logprobs",
             ):
                 getattr(out, name).extend(getattr(part, name))
             for model, usage in part.judge_usage.items():
@@ -192,6 +204,8 @@ class GraderReward:
         )
         responses = future.result()
         local = self._record(prompts, items, texts, ids, truncated, responses, started)
+        local.policies = list(columns.get(POLICY_COLUMN) or [None] * len(texts))
+        local.logprobs = list(columns.get(LOGPROBS_COLUMN) or [None] * len(texts))
         self.last = StepGrades.merge(self.gather(local))
         self._check_errors()
         return [r.reward for r in responses]
@@ -231,6 +245,7 @@ class GraderReward:
             errors=[r.errors.raised() for r in responses],
             error_details=[_detail(r) for r in responses],
             completion_tokens=[len(c) for c in ids],
+            token_ids=ids,
             reasoning_tokens=[self._reasoning(c) for c in ids],
             truncated=truncated,
             latencies=[r.metadata.execution_time for r in responses],

@@ -8,6 +8,7 @@ Under ``accelerate launch`` every process runs this; only the main one writes th
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -44,6 +45,14 @@ class TrainConfig:
     """Sample the base model and score trivial exploits before the first step."""
     allow_exploits: bool = False
     """Train even when the preflight finds an exploit that scores high."""
+    rollout_server: str | None = None
+    """A vLLM-compatible server (``http://host:8000/v1``) that samples rollouts and validations
+    from each LoRA policy version (``_rollouts.py``); default ``OPENRFT_ROLLOUT_BASE_URL``.
+    Unset: the trainer samples in-process."""
+    rollout_prefix: str | None = None
+    """Adapter names on that server are ``<prefix>-v<step>``; default from the output folder."""
+    rollout_keep: int = 2
+    """Policy versions kept loaded on the server (vLLM's ``--max-loras`` must be at least this)."""
 
 
 @dataclass
@@ -98,12 +107,10 @@ def _dataset(rows: Sequence[Any]) -> Any:
 
 
 def _load_policy(name: str, settings: Settings) -> tuple[Any, Any]:
-    from openrft.models import resolve_model_path
-    from openrft.models._resolve import set_offline
-
-    set_offline()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from openrft.models import resolve_model_path
 
     path = resolve_model_path(name, settings.cache_dir)
     if (path / "adapter_config.json").is_file():
@@ -130,24 +137,11 @@ def _check_shapes(hp: Resolved, world: int) -> None:
         )
 
 
-def _grpo_config(hp: Resolved, user: Hyperparameters, out: Path, world: int, schema: Any) -> Any:
+def _grpo_config(hp: Resolved, user: Hyperparameters, out: Path, world: int) -> Any:
     import torch
     from trl import GRPOConfig
 
-    from openrft.models import vllm_usable
-
     cpu = not torch.cuda.is_available()
-    vllm = vllm_usable()
-    extra: dict[str, Any] = {}
-    if vllm:  # rollouts on vLLM in the training processes (colocate), weights synced each step
-        from openrft.models import schema_regex
-
-        extra = {
-            "use_vllm": True,
-            "vllm_mode": "colocate",
-            "vllm_gpu_memory_utilization": 0.3,
-            "vllm_structured_outputs_regex": schema_regex(schema) if schema is not None else None,
-        }
     return GRPOConfig(
         output_dir=str(out),
         use_cpu=cpu,
@@ -170,7 +164,6 @@ def _grpo_config(hp: Resolved, user: Hyperparameters, out: Path, world: int, sch
         report_to=[],
         ddp_find_unused_parameters=False,
         disable_tqdm=True,
-        **extra,
     )
 
 
@@ -280,6 +273,7 @@ def _train(
     control: JobControl,
     resume_from: Path | None,
     world: int,
+    settings: Settings,
 ) -> tuple[bool, bool]:
     """GRPO until done, paused or cancelled; returns the (paused, cancelled) the processes agreed on."""
     from transformers import set_seed
@@ -323,26 +317,76 @@ def _train(
     warnings.filterwarnings(
         "ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning
     )
-    args = _grpo_config(hp, user, out / "checkpoints", world, schema)
-    if schema is not None and not args.use_vllm:
+    args = _grpo_config(hp, user, out / "checkpoints", world)
+    rollouts = _server_rollouts(config, settings, tokenizer, hp, options, events)
+    if rollouts is not None:
+        callback.policy_backend = rollouts.policy_backend
+    elif schema is not None:
         constrain_generation(model, tokenizer, schema)
     set_seed(user.seed)  # LoRA's initial weights are drawn while the trainer is built
-    trainer = JobTrainer(
-        model=model,
-        processing_class=tokenizer,
-        reward_funcs=[reward],
-        args=args,
-        train_dataset=_dataset(train_rows),
-        peft_config=_peft_config(user),
-        callbacks=[callback],
-    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="You are using 'rollout_func'", category=UserWarning)
+        trainer = JobTrainer(
+            model=model,
+            processing_class=tokenizer,
+            reward_funcs=[reward],
+            args=args,
+            train_dataset=_dataset(train_rows),
+            peft_config=_peft_config(user),
+            callbacks=[c for c in (rollouts, callback) if c is not None],
+            rollout_func=rollouts,
+        )
     callback.trainer = trainer
     trainer.remove_callback(PrinterCallback)  # our events log and live view report progress
     try:
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     finally:
         reward.close()
+        if rollouts is not None:
+            rollouts.close()
     return callback._stop
+
+
+def _server_rollouts(
+    config: TrainConfig,
+    settings: Settings,
+    tokenizer: Any,
+    hp: Resolved,
+    options: GenerationOptions,
+    events: EventLog,
+) -> Any:
+    """The rollout server's ``rollout_func`` for a LoRA job with a server configured, else None."""
+    url = config.rollout_server or settings.rollout_base_url
+    if not url:
+        return None
+    if not config.hyperparameters.lora:
+        events.emit(
+            f"Rollouts are sampled in the trainer, not at {url}: only LoRA policies can be loaded on "
+            "a running server (set lora=true to use it)",
+            level="warn",
+        )
+        return None
+    from openrft.models import VLLMServer, schema_regex
+    from openrft.training._rollouts import ServerRollouts
+
+    out = Path(config.out_dir).resolve()
+    prefix = config.rollout_prefix or f"openrft-{hashlib.sha1(str(out).encode()).hexdigest()[:10]}"
+    schema = options.json_schema
+    rollouts = ServerRollouts(
+        VLLMServer(url, api_key=settings.rollout_api_key, timeout=settings.rollout_timeout),
+        prefix=prefix,
+        policy_dir=out / "policy",
+        tokenizer=tokenizer,
+        temperature=config.hyperparameters.temperature,
+        top_p=1.0,
+        max_tokens=hp.max_completion_length,
+        seed=config.hyperparameters.seed,
+        regex=schema_regex(schema) if schema is not None else None,
+        keep=config.rollout_keep,
+        main=events.writer,
+    )
+    events.emit(f"Rollouts and validations are sampled at {url} from LoRA versions {prefix}-v<step>")
+    return rollouts
 
 
 def run_training(
@@ -398,6 +442,7 @@ def run_training(
             control=control,
             resume_from=resume_from,
             world=world,
+            settings=settings,
         )
     except OpenRFTError as exc:
         events.emit(f"Job failed: {exc.message}", level="error")
