@@ -103,9 +103,23 @@ def test_eval_writes_results_summary_and_an_offline_report(files, tiny_model_dir
     comparison = summary["comparisons"][0]
     assert comparison["win"] + comparison["tie"] + comparison["loss"] == ITEMS
     assert "RFT readiness" in result.stdout and f"on {ITEMS} items" in result.stdout
+    # whether the difference is real, overall and per criterion, in the terminal and the summary
+    stats = comparison["significance"]
+    assert stats["items"] == ITEMS and stats["ci_low"] <= stats["mean_delta"] <= stats["ci_high"]
+    assert set(comparison["criteria"]) == {"has_t", "short"}
+    assert f"95% CI [{stats['ci_low']:+.3f}, {stats['ci_high']:+.3f}]" in result.stdout
+    assert stats["verdict"] in result.stdout.replace("\n", "")
+    for criterion in ("has_t", "short"):
+        assert f"  {criterion}: Δ {comparison['criteria'][criterion]['mean_delta']:+.3f}" in result.stdout
+    # both models' histograms, labelled; names printed whole even at 80 columns
+    assert "score histogram" in result.stdout
+    for model in (tiny_model_dir, other_model):
+        assert f"\n{model}\n" in result.stdout
+    assert result.stdout.count("[0.90, 1.00]") == 1  # one table, a column per model
 
     page = (out / "report.html").read_text()
     assert page.count("<svg") == 3  # histogram, per-criterion means, per-item deltas
+    assert "Wilcoxon p" in page and stats["verdict"] in page
     assert not re.search(r"(src|href)\s*=\s*[\"']?\s*(https?:)?//", page)
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # every item is among the worst 10
@@ -199,3 +213,80 @@ def test_bad_inputs_are_one_clear_line_and_exit_2(files, tiny_model_dir, tmp_pat
     assert expected in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+MULTI = {
+    "type": "multi",
+    "name": "letters",
+    "graders": {
+        letter: {
+            "type": "string_check",
+            "name": letter,
+            "input": "{{sample.output_text}}",
+            "reference": letter,
+            "operation": "like",
+        }
+        for letter in ("t", "a")
+    },
+    "calculate_output": "(t + a) / 2",
+}
+
+
+def test_a_comparison_reuses_the_earlier_answers_of_the_same_model(files, tiny_model_dir, tmp_path):
+    multi = tmp_path / "multi.json"
+    multi.write_text(json.dumps(MULTI))
+    other = tmp_path / "models" / "other"
+    shutil.copytree(tiny_model_dir, other)  # the same weights under another folder: its own model
+
+    def run(out: Path, *extra: str):
+        return openrft(
+            "eval",
+            "--model",
+            str(tiny_model_dir),
+            "--data",
+            str(files["data"]),
+            "--grader",
+            str(multi),
+            "--runs",
+            str(RUNS),
+            "--max-tokens",
+            "8",
+            "--out",
+            str(out),
+            *extra,
+            cwd=tmp_path,
+        )
+
+    base = run(tmp_path / "runs" / "base")
+    assert base.returncode == 0, base.stderr
+    assert "reused" not in base.stdout
+    assert "every sub-grader passed" in base.stdout
+
+    compared = run(tmp_path / "runs" / "cmp", "--compare", str(other))
+    assert compared.returncode == 0, compared.stderr
+    reused = f"reused {ITEMS * RUNS} answers of {tiny_model_dir} from {tmp_path / 'runs' / 'base'}"
+    assert reused in compared.stdout.replace("\n", "")
+    first = {(r["item_index"], r["run"]): r["output"] for r in _results(tmp_path / "runs" / "base")}
+    again = {
+        (r["item_index"], r["run"]): r["output"]
+        for r in _results(tmp_path / "runs" / "cmp")
+        if r["model"] == str(tiny_model_dir)
+    }
+    assert again == first
+    summary = json.loads((tmp_path / "runs" / "cmp" / "summary.json").read_text())
+    letters = summary["comparisons"][0]["criteria"]["letters"]
+    assert set(letters["sub_graders"]) == {"t", "a"} and "all_sub_graders_passed" in letters
+    assert "every sub-grader passed: Δ" in compared.stdout
+    rate = summary["models"][str(other)]["criteria"]["letters"]["all_sub_graders_pass_rate"]
+    assert f"every sub-grader passed {rate:.1%}" in compared.stdout
+
+    # other settings: nothing reused, and an explicit --reuse says why
+    hotter = run(
+        tmp_path / "elsewhere" / "hot", "--temperature", "0.5", "--reuse", str(tmp_path / "runs" / "base")
+    )
+    assert hotter.returncode == 0, hotter.stderr
+    assert "reused" not in hotter.stdout
+    assert "nothing to reuse" in hotter.stdout and "differs: options" in hotter.stdout.replace("\n", "")
+    # the same settings but --no-reuse: sampled again
+    fresh = run(tmp_path / "runs" / "fresh", "--no-reuse")
+    assert fresh.returncode == 0 and "reused" not in fresh.stdout

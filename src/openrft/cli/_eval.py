@@ -1,55 +1,32 @@
-"""``openrft eval``: measure one or more models on a dataset with graders, several runs per item."""
+"""``openrft eval``: measure one or more models on a dataset with graders, several runs per item.
+
+The command parses its options, calls :func:`openrft.evals.evaluate` (which owns the eval folder)
+and renders the summary.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from openrft.cli._app import console
 from openrft.cli._io import read_json_file
-from openrft.cli._render import histogram_table
+from openrft.cli._render import comparison_lines, histograms_table
 from openrft.errors import InvalidRequestError
-from openrft.evals import Criterion, ResultsFile, make_criteria, render_report, run_eval, summarize
+from openrft.evals import EvalFolder, evaluate, make_criteria
 from openrft.graders import validate_grader
 from openrft.models import GenerationOptions
 
 
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _eval_config(
-    models: list[str],
-    data: Path,
-    criteria: list[Criterion],
-    runs: int,
-    options: GenerationOptions,
-    limit: int | None,
-) -> dict[str, Any]:
-    """What a resumed eval must match. The data file counts by content, not by path."""
-    graders = [c.grader.to_wire() for c in criteria]
-    return {
-        "models": models,
-        "data_sha256": _sha256(data.read_bytes()),
-        "graders_sha256": _sha256(json.dumps(graders, sort_keys=True).encode()),
-        "criteria": [
-            {"name": c.name, "type": c.grader.type, "pass_threshold": c.pass_threshold} for c in criteria
-        ],
-        "runs": runs,
-        "options": dict(vars(options)),
-        "limit": limit,
-    }
-
-
-def _progress() -> Progress:
-    return Progress(
+@contextmanager
+def eval_progress() -> Iterator[Callable[[str, str, int, int], None]]:
+    """A progress bar per model and stage (loading, sampling, grading), fed by ``evaluate``."""
+    progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -57,91 +34,69 @@ def _progress() -> Progress:
         console=console,
         transient=False,
     )
+    tasks: dict[tuple[str, str], Any] = {}
+    labels = {"sampled": "sampling", "graded": "grading"}
+
+    def update(model: str, stage: str, done: int, total: int) -> None:
+        if stage == "loading":
+            tasks[(model, stage)] = progress.add_task(f"{model}: loading", total=None)
+            return
+        loading = tasks.pop((model, "loading"), None)
+        if loading is not None:
+            progress.remove_task(loading)
+        if (model, stage) not in tasks:
+            tasks[(model, stage)] = progress.add_task(f"{model}: {labels[stage]}", total=total)
+        progress.update(tasks[(model, stage)], completed=done)
+
+    with progress:
+        yield update
 
 
-async def _run_model(
-    model: str,
-    rows: list[Any],
-    criteria: list[Criterion],
-    runs: int,
-    options: GenerationOptions,
-    store: ResultsFile,
-) -> None:
-    from openrft.models import open_backend
-
-    with _progress() as progress:
-        loading = progress.add_task(f"{model}: loading", total=None)
-        backend = await asyncio.to_thread(open_backend, model)
-        progress.remove_task(loading)
-        labels = {"sampled": "sampling", "graded": "grading"}
-        tasks = {
-            stage: progress.add_task(f"{model}: {label}", total=len(rows) * runs)
-            for stage, label in labels.items()
-        }
-        try:
-            await run_eval(
-                backend,
-                rows,
-                criteria,
-                n_runs=runs,
-                options=options,
-                store=store,
-                model_name=model,
-                on_progress=lambda stage, done, total: progress.update(tasks[stage], completed=done),
-            )
-        finally:
-            backend.close()
-
-
-def _print_summary(summary: dict[str, Any]) -> None:
-    table = Table(title="Eval summary")
-    columns = (
-        "model",
-        "mean ± std (runs)",
-        "pass rate",
-        "errored",
-        "prompt tok.",
-        "completion tok.",
-        "reasoning",
-    )
-    for column in columns:
-        table.add_column(column, justify="left" if column == "model" else "right")
+def print_summary(summary: dict[str, Any]) -> None:
+    """The eval's summary: per model (named in full), per criterion, readiness, comparisons, histograms."""
     for model, s in summary["models"].items():
-        table.add_row(
-            model,
-            f"{s['mean']:.3f} ± {s['std_across_runs']:.3f}",
-            f"{s['pass_rate']:.1%}",
-            f"{s['errored_records']} / {s['records']}",
-            f"{s['tokens']['prompt_mean']:.1f}",
-            f"{s['tokens']['completion_mean']:.1f}",
-            f"{s['tokens']['reasoning_mean']:.1f}",
+        console.rule(style="dim")
+        console.print(f"[bold]{model}[/]", highlight=False, soft_wrap=True)
+        console.print(
+            f"  mean {s['mean']:.3f} ± {s['std_across_runs']:.3f} (std across runs) · "
+            f"pass rate {s['pass_rate']:.1%} · errored {s['errored_records']} / {s['records']}",
+            highlight=False,
+            soft_wrap=True,
         )
-    console.print(table)
-    for model, s in summary["models"].items():
-        console.print(f"[bold]{model}[/]", highlight=False)
-        for name, c in s["criteria"].items():
-            console.print(
-                f"  {name}: mean {c['mean']:.3f} ± {c['std_across_runs']:.3f}, "
-                f"pass rate {c['pass_rate']:.1%} (threshold {c['pass_threshold']:g})",
-                highlight=False,
-            )
-            if c["sub_means"]:
-                subs = ", ".join(f"{sub} {mean:.3f}" for sub, mean in c["sub_means"].items())
-                console.print(f"    sub-graders: {subs}", highlight=False)
+        tokens = s["tokens"]
+        reasoning = f", reasoning {tokens['reasoning_mean']:.1f}" if tokens["reasoning_mean"] else ""
+        console.print(
+            f"  tokens per answer {tokens['completion_mean']:.1f} (prompt {tokens['prompt_mean']:.1f}"
+            f"{reasoning}); {s['truncated_fraction']:.0%} cut off by --max-tokens",
+            highlight=False,
+            soft_wrap=True,
+        )
+        _print_criteria(s)
         raised = {flag: n for flag, n in s["errors"].items() if n}
         if raised:
             console.print("  [red]errors:[/] " + ", ".join(f"{k} × {v}" for k, v in raised.items()))
         verdict = s["readiness"]["verdict"]
         style = {True: "green", False: "red"}.get(s["readiness"]["ready"], "yellow")
-        console.print(f"  [{style}]RFT readiness: {verdict}[/]", highlight=False)
-    for c in summary["comparisons"]:
-        delta = "n/a" if c["mean_delta"] is None else f"{c['mean_delta']:+.3f}"
-        console.print(
-            f"[bold]{c['other']}[/] against [bold]{c['base']}[/]: win {c['win']} · tie {c['tie']} · "
-            f"loss {c['loss']} on {c['items']} items "
-            f"(mean delta {delta}, tie within ±{c['tie_tolerance']:g})",
-            highlight=False,
+        console.print(f"  [{style}]RFT readiness: {verdict}[/]", highlight=False, soft_wrap=True)
+    console.rule(style="dim")
+    for comparison in summary["comparisons"]:
+        for line in comparison_lines(comparison, {}):
+            console.print(line, highlight=False, soft_wrap=True)
+    console.print(histograms_table(summary, width=console.width))
+
+
+def _print_criteria(model_summary: dict[str, Any]) -> None:
+    for name, c in model_summary["criteria"].items():
+        line = (
+            f"  {name}: mean {c['mean']:.3f} ± {c['std_across_runs']:.3f}, "
+            f"pass rate {c['pass_rate']:.1%} (threshold {c['pass_threshold']:g})"
         )
+        if "all_sub_graders_pass_rate" in c:
+            line += f", every sub-grader passed {c['all_sub_graders_pass_rate']:.1%}"
+        console.print(line, highlight=False, soft_wrap=True)
+        if c["sub_means"]:
+            subs = ", ".join(f"{sub} {mean:.3f}" for sub, mean in c["sub_means"].items())
+            console.print(f"    sub-graders: {subs}", highlight=False, soft_wrap=True)
 
 
 def eval_command(
@@ -165,10 +120,21 @@ def eval_command(
         Path | None,
         typer.Option("--response-format", help="OpenAI response_format JSON (json_schema): decode under it."),
     ] = None,
+    reuse: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--reuse", help="An earlier eval folder whose answers to reuse where they match; repeatable."
+        ),
+    ] = None,
+    no_reuse: Annotated[
+        bool, typer.Option("--no-reuse", help="Do not look for reusable answers in the folders beside --out.")
+    ] = False,
 ) -> None:
     """Sample every item --runs times per model, grade the answers, and write a report.
 
-    Re-running with the same --out continues an interrupted eval where it stopped.
+    Re-running with the same --out continues an interrupted eval where it stopped. A model's
+    answers from an earlier eval (--reuse DIR, or a folder beside --out) are reused when the
+    model, data, graders and sampling settings are the same.
     """
     from openrft.data import load_rft_jsonl
 
@@ -176,11 +142,12 @@ def eval_command(
     repeated = sorted({m for m in models if models.count(m) > 1})
     if repeated:
         raise InvalidRequestError(f"--model/--compare name {', '.join(map(repr, repeated))} more than once")
-    if out.exists() and not out.is_dir():
-        raise InvalidRequestError(f"--out {out}: exists and is not a folder")
+    folder = EvalFolder(out)
+    for path in reuse or []:
+        if not (path / "config.json").is_file():
+            raise InvalidRequestError(f"--reuse {path}: not an eval folder (no config.json)", param="reuse")
     criteria = make_criteria([validate_grader(read_json_file(g, "grader")) for g in grader], pass_threshold)
-    dataset = load_rft_jsonl(data, split="train")
-    rows = dataset.rows[:limit] if limit else dataset.rows
+    rows = load_rft_jsonl(data, split="train").rows
     options = GenerationOptions(
         temperature=temperature,
         top_p=top_p,
@@ -191,22 +158,24 @@ def eval_command(
     problem = options.response_format_problem()
     if problem:
         raise InvalidRequestError(f"--response-format {response_format}: {problem}", param="response_format")
-    config = _eval_config(models, data, criteria, runs, options, limit)
-    with ResultsFile(out, config) as store:
-        if store.records:
-            console.print(f"resuming: {len(store.records)} answers already in {store.path}")
-        for name in models:
-            asyncio.run(_run_model(name, rows, criteria, runs, options, store))
-        order = {name: k for k, name in enumerate(models)}
-        records = [
-            store.records[key] for key in sorted(store.records, key=lambda k: (order[k[0]], k[1], k[2]))
-        ]
-    summary = {**summarize(records, criteria), "config": {**config, "data": str(data)}}
-    (out / "summary.json").write_text(
-        json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    with eval_progress() as on_progress:
+        summary = evaluate(
+            {m: m for m in models},
+            rows,
+            criteria,
+            data=data,
+            out=out,
+            runs=runs,
+            options=options,
+            limit=limit,
+            reuse=reuse or [],
+            auto_reuse=not no_reuse,
+            on_progress=on_progress,
+            notify=lambda message: console.print(message, highlight=False, soft_wrap=True),
+        )
+    print_summary(summary)
+    console.print(
+        f"wrote {folder.results_path}, {folder.summary_path}, {folder.report_path}",
+        highlight=False,
+        soft_wrap=True,
     )
-    title = f"Eval of {', '.join(models)} on {data.name}"
-    (out / "report.html").write_text(render_report(summary, title=title), encoding="utf-8")
-    _print_summary(summary)
-    console.print(histogram_table([r.score for r in records if r.model == model]))
-    console.print(f"wrote {out / 'results.jsonl'}, {out / 'summary.json'}, {out / 'report.html'}")

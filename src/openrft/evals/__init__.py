@@ -5,6 +5,9 @@
 >>> result = await run_eval(backend, rows, criteria, n_runs=3, options=GenerationOptions(seed=0))
 >>> result.summary()["models"][backend.name]["mean"]
 
+``evaluate(models, rows, criteria, data=..., out=...)`` runs several models into one eval folder
+(:class:`EvalFolder`: config, results, summary, report), reusing earlier answers where the
+fingerprint matches, and compares them with the first (``paired_difference``: is it real?).
 ``render_report(summary)`` turns a summary into a self-contained HTML page; ``check_judge``
 tells whether a grader is stable and ranks labelled answers in order. See docs/evals.md.
 """
@@ -19,16 +22,19 @@ from openrft.evals._criteria import (
     score_range,
 )
 from openrft.evals._engine import EvalResult, Row, prompt_messages, run_eval
+from openrft.evals._evaluate import evaluate
+from openrft.evals._folder import EvalFolder
 from openrft.evals._judge_check import JudgeCase, check_judge, parse_case
 from openrft.evals._metrics import histogram, summarize
 from openrft.evals._readiness import readiness
 from openrft.evals._records import EvalRecord, ResultsFile, fingerprint
 from openrft.evals._report import render_report
-from openrft.evals._significance import paired_difference
+from openrft.evals._significance import describe_difference, paired_difference
 
 __all__ = [
     "TIE_TOLERANCE",
     "Criterion",
+    "EvalFolder",
     "EvalRecord",
     "EvalResult",
     "JudgeCase",
@@ -38,6 +44,8 @@ __all__ = [
     "combined_range",
     "compare",
     "default_threshold",
+    "describe_difference",
+    "evaluate",
     "fingerprint",
     "histogram",
     "make_criteria",

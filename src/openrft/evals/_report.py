@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from openrft.evals._significance import CONFIDENCE, describe_difference, format_p
+
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:1.5rem auto;max-width:1150px;padding:0 1rem;color:#0f172a}
 table{border-collapse:collapse;margin:.5rem 0 1.2rem;font-size:.9rem}
@@ -117,10 +119,17 @@ def delta_chart(comparison: Mapping[str, Any]) -> str:
         ax.axhline(0, color="#475569", linewidth=0.8)
         reach = max([2 * tol, *(abs(d) for d in deltas)]) * 1.1 or 1.0
         ax.set_ylim(-reach, reach)
+        stats = comparison.get("significance") or {}
+        handles = []
+        if stats.get("ci_low") is not None:
+            ax.axhspan(stats["ci_low"], stats["ci_high"], color="#2563eb", alpha=0.15, zorder=0)
+            ax.axhline(stats["mean_delta"], color="#2563eb", linewidth=1, linestyle="--")
+            share = f"{stats['confidence']:.0%}"
+            handles.append(Patch(color="#93c5fd", label=f"mean Δ and its {share} CI"))
         ax.set_xlabel("items, sorted by delta")
         ax.set_ylabel("Δ mean score (other − base)")
         ax.set_title(f"{comparison['other']} against {comparison['base']}")
-        handles = [
+        handles += [
             Patch(color="#16a34a", label=f"win ({comparison['win']})"),
             Patch(color="#94a3b8", label=f"tie, |Δ| ≤ {tol:g} ({comparison['tie']})"),
             Patch(color="#dc2626", label=f"loss ({comparison['loss']})"),
@@ -194,10 +203,12 @@ def _criteria_table(summary: Mapping[str, Any]) -> str:
                     f"{_e(stats['mean'])} ± {_e(stats['std_across_runs'])}",
                     _e(stats["item_spread_mean"]),
                     f"{_pct(stats['pass_rate'])} (≥ {stats['pass_threshold']:g})",
+                    _pct(stats.get("all_sub_graders_pass_rate")),
                     _e(stats["errored_records"]),
                 ]
             )
-    headers = ["model", "criterion", "type", "mean ± std (runs)", "item spread", "pass rate", "errored"]
+    headers = ["model", "criterion", "type", "mean ± std (runs)", "item spread", "pass rate"]
+    headers += ["every sub-grader passed", "errored"]
     return _table(headers, rows)
 
 
@@ -233,6 +244,55 @@ def _worst_table(worst: Sequence[Mapping[str, Any]]) -> str:
     return _table(["line", "mean score", "prompt", "prediction (worst run)", "reference"], rows)
 
 
+def _verdict_class(stats: Mapping[str, Any] | None) -> str:
+    """``ok`` for a gain beyond noise, ``bad`` for a loss beyond noise, else nothing."""
+    if not stats or stats["includes_zero"] in (None, True):
+        return ""
+    return "ok" if stats["ci_low"] > 0 else "bad"
+
+
+def _significance_rows(comparison: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any] | None]]:
+    """(what, stats) for the combined score, each criterion, sub-grader and every-part-right share."""
+    rows: list[tuple[str, Mapping[str, Any] | None]] = [("combined score", comparison.get("significance"))]
+    for name, stats in (comparison.get("criteria") or {}).items():
+        rows.append((name, stats or None))
+        for sub, sub_stats in (stats.get("sub_graders") or {}).items():
+            rows.append((f"{name} · {sub}", sub_stats))
+        if "all_sub_graders_passed" in stats:
+            rows.append((f"{name} · every sub-grader passed", stats["all_sub_graders_passed"]))
+    return rows
+
+
+def _significance_table(comparison: Mapping[str, Any]) -> str:
+    rows = []
+    for what, stats in _significance_rows(comparison):
+        if not stats:
+            continue
+        interval = "—" if stats["ci_low"] is None else f"[{stats['ci_low']:+.3f}, {stats['ci_high']:+.3f}]"
+        css = (
+            ""
+            if stats["includes_zero"] in (None, True)
+            else " class=ok"
+            if stats["ci_low"] > 0
+            else " class=bad"
+        )
+        rows.append(
+            [
+                _e(what),
+                _e(stats["base_mean"]),
+                _e(stats["other_mean"]),
+                f"{stats['mean_delta']:+.3f}",
+                f"<span{css}>{interval}</span>",
+                format_p(stats["wilcoxon_p"]),
+                format_p(stats["sign_test_p"]),
+                _e(stats["verdict"]),
+            ]
+        )
+    share = f"{CONFIDENCE:.0%}"
+    headers = ["measure", comparison["base"], comparison["other"], "Δ mean", f"{share} CI of Δ"]
+    return _table([*headers, "Wilcoxon p", "sign test p", "verdict"], rows)
+
+
 def render_report(summary: Mapping[str, Any], *, title: str) -> str:
     """The whole page for an eval summary (see :func:`openrft.evals.summarize`)."""
     models = summary["models"]
@@ -252,10 +312,22 @@ def render_report(summary: Mapping[str, Any], *, title: str) -> str:
     parts.append("</div><h2>Criteria</h2>" + _criteria_table(summary))
     parts.append("<h2>RFT readiness</h2>" + _readiness_table(models))
     for c in summary["comparisons"]:
+        stats = c.get("significance")
+        css = (
+            ""
+            if not stats or stats["includes_zero"] in (None, True)
+            else "ok"
+            if stats["ci_low"] > 0
+            else "bad"
+        )
         parts.append(
             f"<h2>{_e(c['other'])} against {_e(c['base'])}</h2><p>win {c['win']} · tie {c['tie']} · "
             f"loss {c['loss']} on {c['items']} items (tie: |Δ| ≤ {c['tie_tolerance']:g}); "
             f"mean delta {_e(c['mean_delta'])}</p>"
+            f"<p class='verdict {css}'>{_e(describe_difference(stats))}</p>"
+            "<p class=muted>Paired over items (the mean of each item's runs): a bootstrap (BCa) interval "
+            "of the mean difference and two-sided Wilcoxon signed-rank and sign tests.</p>"
+            + _significance_table(c)
         )
     for m, s in models.items():
         parts.append(f"<h2>{_e(m)}</h2>")

@@ -116,3 +116,22 @@ def paired_difference(
     }
     stats["verdict"] = verdict(stats)
     return stats
+
+
+def format_p(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.0e}"
+
+
+def describe_difference(stats: dict[str, Any] | None) -> str:
+    """One line: the mean difference, its interval, the p-values and the verdict in words."""
+    if stats is None:
+        return "no shared items"
+    text = f"Δ {stats['mean_delta']:+.3f}"
+    if stats["ci_low"] is not None:
+        text += (
+            f", {stats['confidence']:.0%} CI [{stats['ci_low']:+.3f}, {stats['ci_high']:+.3f}]"
+            f", Wilcoxon p {format_p(stats['wilcoxon_p'])}, sign test p {format_p(stats['sign_test_p'])}"
+        )
+    return f"{text}: {stats['verdict']}"
