@@ -29,12 +29,24 @@ DatabaseUrl = Annotated[
 
 
 def _models(pairs: list[str]) -> dict[str, str]:
+    """``NAME=PATH`` or ``NAME=ORG/REPO[@REVISION]`` pairs; Hub models are fetched (or found) now."""
+    from openrft.config import Settings
+    from openrft.models import parse_hub_id, resolve_model_path
+
     models = {}
     for pair in pairs:
-        name, sep, path = pair.partition("=")
-        if not sep or not name.strip() or not path.strip():
-            raise InvalidRequestError(f"--model {pair!r}: expected NAME=PATH", param="model")
-        models[name.strip()] = str(Path(path.strip()).expanduser().resolve())
+        name, sep, value = (part.strip() for part in pair.partition("="))
+        if not sep or not name or not value:
+            raise InvalidRequestError(
+                f"--model {pair!r}: expected NAME=PATH or NAME=ORG/REPO[@REVISION]", param="model"
+            )
+        path = Path(value).expanduser()
+        if path.exists() or parse_hub_id(value) is None:
+            models[name] = str(path.resolve())
+            continue
+        console.print(f"model {name}: {value} from the Hugging Face Hub cache")
+        resolve_model_path(value, Settings().cache_dir)  # a miss fails here, in one line
+        models[name] = value
     return models
 
 
@@ -55,7 +67,26 @@ def serve(
     ] = False,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="Accept requests without an API key")] = False,
     model: Annotated[
-        list[str] | None, typer.Option("--model", help="Offer a base model: NAME=PATH (repeatable)")
+        list[str] | None,
+        typer.Option("--model", help="Offer a base model: NAME=PATH or NAME=ORG/REPO[@REV] (repeatable)"),
+    ] = None,
+    allow_runtime_lora: Annotated[
+        bool,
+        typer.Option(
+            "--allow-runtime-lora",
+            help="Serve vLLM's /v1/load_lora_adapter and /v1/unload_lora_adapter (a rollout server)",
+        ),
+    ] = False,
+    lora_root: Annotated[
+        list[Path] | None,
+        typer.Option("--lora-root", help="Only load runtime adapters from inside this folder (repeatable)"),
+    ] = None,
+    adapter_server: Annotated[
+        str | None,
+        typer.Option(
+            "--adapter-server",
+            help="vLLM server (http://host:8000/v1) that serves the ft: models of LoRA jobs as adapters",
+        ),
     ] = None,
 ) -> None:
     """Serve the OpenAI-compatible API (files, RFT jobs, graders, evals, models, dashboard)."""
@@ -65,7 +96,13 @@ def serve(
     from openrft.server.worker import start_worker_threads
 
     settings = _settings(
-        data_dir=data_dir, database_url=database_url, no_auth=no_auth, models=_models(model or [])
+        data_dir=data_dir,
+        database_url=database_url,
+        no_auth=no_auth,
+        models=_models(model or []),
+        allow_runtime_lora_updating=allow_runtime_lora,
+        lora_roots=[str(r.expanduser().resolve()) for r in lora_root or []] or None,
+        adapter_server_url=adapter_server,
     )
     keys, generated = ([], False) if settings.no_auth else settings.resolved_api_keys()
     app = create_app(settings, api_keys=keys)

@@ -30,6 +30,8 @@ class GenerationOptions:
     """OpenAI's ``response_format``; ``{"type": "json_schema", "json_schema": {"schema": …}}``
     (or ``{"type": "json_object"}``) constrains decoding on the local backends and is sent as
     it is to remote ones."""
+    logprobs: int | None = None
+    """Return each token's log-probability and this many alternatives (0–20); local backends."""
 
     @property
     def json_schema(self) -> Mapping[str, Any] | None:
@@ -79,8 +81,14 @@ class LocalBackend:
         self.name = name or model.name
 
     async def sample(
-        self, conversations: Sequence[Conversation], *, n: int = 1, options: GenerationOptions
+        self,
+        conversations: Sequence[Conversation],
+        *,
+        n: int = 1,
+        options: GenerationOptions,
+        adapter: str | None = None,
     ) -> list[list[Completion]]:
+        """See :class:`SamplingBackend`; ``adapter`` picks a LoRA adapter loaded on the model."""
         return await asyncio.to_thread(
             self.model.generate,
             conversations,
@@ -90,6 +98,8 @@ class LocalBackend:
             max_tokens=options.max_tokens,
             seed=options.seed,
             json_schema=options.json_schema,
+            adapter=adapter,
+            logprobs=options.logprobs,
         )
 
     def close(self) -> None:

@@ -1,8 +1,9 @@
 """Which models the server offers, and what each name opens (used by the API and the workers).
 
 Offered: packaged models whose weights are installed (``smollm2-135m-instruct``), base
-models registered by name (``OPENRFT_MODELS`` / ``openrft serve --model NAME=PATH``), and
-the ``ft:…`` models and checkpoints that jobs produce. A name outside these is sampled at
+models registered by name (``OPENRFT_MODELS`` / ``openrft serve --model NAME=PATH`` or
+``NAME=ORG/REPO[@REVISION]``), Hugging Face Hub ids the operator allows (``OPENRFT_HUB_MODELS``),
+and the ``ft:…`` models and checkpoints that jobs produce. A name outside these is sampled at
 ``OPENRFT_SAMPLING_BASE_URL`` when that is set, and is unknown (404) otherwise: a client
 cannot make the server open an arbitrary path.
 """
@@ -10,12 +11,12 @@ cannot make the server open an arbitrary path.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from openrft.config import Settings
 from openrft.errors import InvalidRequestError
-from openrft.models import PACKAGED_MODELS
+from openrft.models import PACKAGED_MODELS, parse_hub_id
 from openrft.store import ModelRow, Store, now
 
 OWNER = "openrft"
@@ -56,9 +57,17 @@ class ModelRegistry:
         base_models: base models to register now, by name (``{"qwen": "/models/qwen"}``).
     """
 
-    def __init__(self, store: Store, settings: Settings, base_models: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        store: Store,
+        settings: Settings,
+        base_models: Mapping[str, str] | None = None,
+        hub_models: Sequence[str] = (),
+    ):
         self.store = store
         self.settings = settings
+        self.hub_models = set(hub_models)
+        """Hub ids clients may name directly (``*``: any)."""
         self._started = now()
         for name, path in (base_models or {}).items():
             store.put_model(ModelRow(id=name, kind="base", path=path, created_at=now(), owned_by=OWNER))
@@ -69,6 +78,8 @@ class ModelRegistry:
         for row in self.store.models():
             if row.id not in known:
                 models.append(OfferedModel(row.id, row.created_at, row.owned_by))
+        known = {m.id for m in models}
+        models += [OfferedModel(h, self._started, OWNER) for h in sorted(self.hub_models - {"*"} - known)]
         return models
 
     def get(self, name: str) -> OfferedModel:
@@ -76,6 +87,8 @@ class ModelRegistry:
             return OfferedModel(name, self._started, OWNER)
         row = self.store.find(ModelRow, name)
         if row is None:
+            if self._hub_allowed(name):
+                return OfferedModel(name, self._started, OWNER)
             raise _not_found(name, "model")
         return OfferedModel(row.id, row.created_at, row.owned_by)
 
@@ -88,4 +101,10 @@ class ModelRegistry:
             return row.path
         if self.settings.sampling_base_url and not name.startswith(("/", ".", "~", "ft:")):
             return name
+        if self._hub_allowed(name):
+            return name
         raise _not_found(name, param)
+
+    def _hub_allowed(self, name: str) -> bool:
+        hub_id = parse_hub_id(name)
+        return hub_id is not None and ("*" in self.hub_models or hub_id.repo in self.hub_models)

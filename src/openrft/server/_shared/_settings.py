@@ -36,6 +36,24 @@ class ServerSettings(BaseSettings):
     """Models kept in memory for chat completions and responses (least recently used leaves)."""
     models: dict[str, str] = {}
     """Extra base models by name: ``{"qwen-0.5b": "/models/qwen2.5-0.5b-instruct"}`` (JSON)."""
+    hub_models: Annotated[list[str], NoDecode] = []
+    """Hugging Face Hub ids clients may name directly as ``model`` (comma-separated; ``*`` = any).
+    Registered names (``--model NAME=ORG/REPO``) need no entry here."""
+    allow_runtime_lora_updating: bool = False
+    """Serve vLLM's ``/v1/load_lora_adapter`` and ``/v1/unload_lora_adapter`` (what a trainer
+    with ``--rollout-server`` calls). A client then names a folder the server reads: keep it to
+    trusted keys, and set ``lora_roots``."""
+    lora_roots: Annotated[list[Path], NoDecode] = []
+    """Folders (comma-separated) that runtime-loaded adapters must lie in; empty = anywhere."""
+    max_loaded_adapters: int = Field(default=64, ge=1)
+    """LoRA adapters attached to one loaded base model at once (least recently used leave; they
+    are attached again on their next request)."""
+    adapter_server_url: str | None = None
+    """A vLLM server (``http://gpu:8000/v1``, runtime LoRA updating on) that serves the ``ft:`` models
+    and checkpoints of LoRA jobs as adapters on its base model; unset = served here, as adapters
+    on one shared copy of the base model."""
+    adapter_server_api_key: str | None = None
+    """Bearer token for ``adapter_server_url`` (default: ``OPENAI_API_KEY``)."""
     lease_seconds: float = Field(default=60.0, gt=0)
     """A worker that has not heartbeaten for this long loses its job, which is queued again."""
     heartbeat_seconds: float = Field(default=5.0, gt=0)
@@ -45,7 +63,7 @@ class ServerSettings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
     """Starts after which a job whose worker keeps dying is failed."""
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "hub_models", "lora_roots", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

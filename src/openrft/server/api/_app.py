@@ -15,6 +15,7 @@ from openrft.server.api._errors import install_error_handlers
 from openrft.server.api._middleware import ApiKeyMiddleware, UploadLimitMiddleware
 from openrft.server.api._routes import (
     chat_completions,
+    completions,
     evals,
     files,
     fine_tuning_jobs,
@@ -68,7 +69,8 @@ def create_app(
     app.state.openrft = state
     install_error_handlers(app)
     secured = [Depends(bearer)]
-    for module in (files, graders, models, chat_completions, responses, fine_tuning_jobs, evals):
+    routers = (files, graders, models, chat_completions, completions, responses, fine_tuning_jobs, evals)
+    for module in routers:
         app.include_router(module.router, dependencies=secured)
     app.add_middleware(UploadLimitMiddleware, limit=settings.max_upload_bytes)
     app.add_middleware(ApiKeyMiddleware, keys=keys)  # added last: runs first

@@ -12,11 +12,13 @@ from openrft.config import Settings
 from openrft.graders import GraderRuntime
 from openrft.server._shared import ModelRegistry, ServerSettings
 from openrft.server.api._services.chat import ChatService
+from openrft.server.api._services.completions import CompletionService
 from openrft.server.api._services.evals import EvalService
 from openrft.server.api._services.files import FileService
 from openrft.server.api._services.graders import GraderService
 from openrft.server.api._services.jobs import JobService
 from openrft.server.api._services.models import ModelCache, ModelService
+from openrft.server.api._services.serving import ServingModels
 from openrft.store import Store
 
 
@@ -35,7 +37,10 @@ class ServerState:
     jobs: JobService
     evals: EvalService
     models: ModelService
+    serving: ServingModels
+    """Model names → backends: base models, LoRA adapters on shared bases, a remote adapter server."""
     chat: ChatService
+    completions: CompletionService
 
     @classmethod
     def open(cls, settings: ServerSettings, core: Settings, store: Store | None = None) -> ServerState:
@@ -43,8 +48,9 @@ class ServerState:
 
         store = store or settings.open_store()
         runtime = GraderRuntime(core)
-        registry = ModelRegistry(store, core, settings.models)
+        registry = ModelRegistry(store, core, settings.models, settings.hub_models)
         cache = ModelCache(lambda reference: open_backend(reference, core), settings.max_loaded_models)
+        serving = ServingModels(registry, cache, settings, core)
         return cls(
             settings=settings,
             core=core,
@@ -56,8 +62,10 @@ class ServerState:
             graders=GraderService(store, runtime),
             jobs=JobService(store, runtime, registry, core),
             evals=EvalService(store, runtime, registry),
-            models=ModelService(registry),
-            chat=ChatService(registry, cache),
+            models=ModelService(registry, serving),
+            serving=serving,
+            chat=ChatService(serving),
+            completions=CompletionService(serving),
         )
 
     def close(self) -> None:

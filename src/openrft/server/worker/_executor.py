@@ -146,6 +146,7 @@ def _train_config(store: Store, job: JobRow, core: Settings) -> Any:
             {**(reinforcement.get("hyperparameters") or {}), "seed": job.seed}
         ),
         response_format=reinforcement.get("response_format"),
+        rollout_prefix=job.id,  # its policy versions on a rollout server: <job id>-v<step>
     )
 
 
@@ -163,7 +164,7 @@ def run_job(store: Store, job_id: str, worker_id: str, core: Settings) -> None:
         control = JobControl()
         signal.signal(signal.SIGUSR1, lambda *_: control.pause())
         mirror = TrainingMirror(store, job)
-        result = run_training(config, control=control, on_event=mirror)
+        result = run_training(config, control=control, on_event=mirror, settings=core)
         mirror.sync_checkpoints()
     except OpenRFTError as exc:
         _fail(store, job_id, exc.code or "invalid_request", exc.message, exc.param)

@@ -14,8 +14,7 @@ from typing import Any
 
 from openrft.errors import InvalidRequestError
 from openrft.models import Completion, GenerationOptions
-from openrft.server._shared import ModelRegistry
-from openrft.server.api._services.models import ModelCache
+from openrft.server.api._services.serving import ServingModels
 from openrft.server.api._types.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -117,15 +116,13 @@ def _usage(completions: Sequence[Completion]) -> CompletionUsage:
 
 
 class ChatService:
-    def __init__(self, registry: ModelRegistry, cache: ModelCache):
-        self.registry = registry
-        self.cache = cache
+    def __init__(self, serving: ServingModels):
+        self.serving = serving
 
     async def _sample(
         self, model: str, conversation: list[dict[str, str]], n: int, options: GenerationOptions
     ) -> list[Completion]:
-        reference = self.registry.reference(model)
-        async with self.cache.use(reference) as backend:
+        async with self.serving.backend(model) as backend:
             [completions] = await backend.sample([conversation], n=n, options=options)
         return completions
 

@@ -8,11 +8,15 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from openrft.models import SamplingBackend
-from openrft.server._shared import ModelRegistry, OfferedModel
+from openrft.server._shared import OWNER, ModelRegistry, OfferedModel
 from openrft.server.api._types.common import ListPage
 from openrft.server.api._types.models import Model
+
+if TYPE_CHECKING:
+    from openrft.server.api._services.serving import Adapter, ServingModels
 
 log = logging.getLogger("openrft.server")
 
@@ -22,15 +26,22 @@ def _model_object(offered: OfferedModel) -> Model:
 
 
 class ModelService:
-    def __init__(self, registry: ModelRegistry):
+    def __init__(self, registry: ModelRegistry, serving: ServingModels):
         self.registry = registry
+        self.serving = serving
 
     def list(self) -> ListPage[Model]:
         models = [_model_object(m) for m in self.registry.list()]
+        models += [_adapter_object(a) for a in self.serving.adapters()]
         return ListPage[Model](data=models, first_id=None, last_id=None, has_more=False)
 
     def get(self, name: str) -> Model:
-        return _model_object(self.registry.get(name))
+        adapter = self.serving.runtime.get(name)
+        return _adapter_object(adapter) if adapter else _model_object(self.registry.get(name))
+
+
+def _adapter_object(adapter: Adapter) -> Model:
+    return Model(id=adapter.name, created=adapter.created, owned_by=OWNER)
 
 
 @dataclass

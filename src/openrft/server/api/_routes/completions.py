@@ -1,0 +1,46 @@
+"""``/v1/completions`` and vLLM's runtime LoRA endpoints, ``/v1/load_lora_adapter`` and
+``/v1/unload_lora_adapter`` (what a trainer with a rollout server calls)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import PlainTextResponse
+
+from openrft.server.api._state import StateDep
+from openrft.server.api._types.common import ERROR_RESPONSES
+from openrft.server.api._types.completions import (
+    CreateCompletionRequest,
+    LoadLoRAAdapterRequest,
+    TextCompletion,
+    UnloadLoRAAdapterRequest,
+)
+
+router = APIRouter(tags=["models"], responses=ERROR_RESPONSES)
+
+# vLLM answers these two with plain text on success and its JSON error envelope otherwise.
+_PLAIN_SUCCESS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": spec["description"],
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
+    for status, spec in ERROR_RESPONSES.items()
+}
+
+
+@router.post("/v1/completions", response_model=TextCompletion)
+async def create_completion(state: StateDep, body: CreateCompletionRequest) -> TextCompletion:
+    return await state.completions.complete(body)
+
+
+@router.post("/v1/load_lora_adapter", response_class=PlainTextResponse, responses=_PLAIN_SUCCESS)
+async def load_lora_adapter(state: StateDep, body: LoadLoRAAdapterRequest) -> str:
+    await state.serving.load_adapter(body.lora_name, body.lora_path)
+    return f"Success: LoRA adapter '{body.lora_name}' added successfully."
+
+
+@router.post("/v1/unload_lora_adapter", response_class=PlainTextResponse, responses=_PLAIN_SUCCESS)
+async def unload_lora_adapter(state: StateDep, body: UnloadLoRAAdapterRequest) -> str:
+    await state.serving.unload_adapter(body.lora_name)
+    return f"Success: LoRA adapter '{body.lora_name}' removed successfully."

@@ -1,0 +1,165 @@
+"""``/v1/completions`` from token ids or text, on a local model or one of its LoRA adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Sequence
+from typing import Any
+
+from openrft.errors import InvalidRequestError
+from openrft.models import Completion, LocalBackend, schema_regex
+from openrft.server.api._services.serving import AdapterBackend, ServingModels
+from openrft.server.api._types.chat import CompletionUsage
+from openrft.server.api._types.completions import (
+    CompletionChoice,
+    CompletionLogprobs,
+    CreateCompletionRequest,
+    TextCompletion,
+)
+from openrft.store import now
+
+
+def _constraint(request: CreateCompletionRequest) -> str | None:
+    """The request's output constraint as a regular expression (vLLM's two spellings)."""
+    given = request.structured_outputs
+    if given is not None and given.regex is not None and given.json_ is not None:
+        raise InvalidRequestError(
+            "structured_outputs: give one of regex and json", param="structured_outputs"
+        )
+    if given is not None and given.regex is not None:
+        return given.regex
+    schema = given.json_ if given is not None else None
+    fmt = request.response_format or {}
+    if schema is None and fmt.get("type") == "json_schema":
+        schema = (fmt.get("json_schema") or {}).get("schema")
+        if not isinstance(schema, dict):
+            raise InvalidRequestError(
+                "response_format.json_schema.schema: a JSON schema object is required",
+                param="response_format.json_schema.schema",
+            )
+    elif schema is None and fmt.get("type") == "json_object":
+        schema = {"type": "object"}
+    elif schema is None and fmt.get("type") not in (None, "text"):
+        raise InvalidRequestError(
+            f"response_format.type: {fmt.get('type')!r} is not one of text, json_object, json_schema",
+            param="response_format.type",
+        )
+    return schema_regex(schema) if schema is not None else None
+
+
+def _cut(text: str, stop: str | list[str] | None) -> tuple[str, bool]:
+    for marker in [stop] if isinstance(stop, str) else stop or []:
+        if marker and marker in text:
+            return text[: text.index(marker)], True
+    return text, False
+
+
+class CompletionService:
+    def __init__(self, serving: ServingModels):
+        self.serving = serving
+
+    async def complete(self, request: CreateCompletionRequest) -> TextCompletion:
+        regex = _constraint(request)
+        async with self.serving.backend(request.model) as backend:
+            if isinstance(backend, AdapterBackend):
+                local, adapter = backend.base, backend.adapter
+            elif isinstance(backend, LocalBackend):
+                local, adapter = backend, None
+            else:
+                raise InvalidRequestError(
+                    f"model {request.model!r} is served elsewhere: /v1/completions needs a model "
+                    "that runs in this server",
+                    param="model",
+                )
+            model = local.model
+            prompts = self._prompt_ids(request, model.tokenizer)
+            rows: list[list[Completion]] = await asyncio.to_thread(
+                model.generate_ids,
+                prompts,
+                n=request.n,
+                temperature=1.0 if request.temperature is None else request.temperature,
+                top_p=request.top_p or 1.0,
+                max_tokens=request.max_tokens or 16,
+                seed=request.seed,
+                regex=regex,
+                adapter=adapter,
+                logprobs=request.logprobs,
+            )
+            choices = [
+                self._choice(index * request.n + k, completion, prompt, request, model.tokenizer)
+                for index, (prompt, row) in enumerate(zip(prompts, rows, strict=True))
+                for k, completion in enumerate(row)
+            ]
+        generated = sum(c.completion_tokens for row in rows for c in row)
+        prompt_tokens = sum(len(p) for p in prompts)
+        return TextCompletion(
+            id=f"cmpl-{secrets.token_hex(12)}",
+            created=now(),
+            model=request.model,
+            choices=choices,
+            usage=CompletionUsage(
+                prompt_tokens=prompt_tokens,
+                completion_tokens=generated,
+                total_tokens=prompt_tokens + generated,
+            ),
+        )
+
+    @staticmethod
+    def _prompt_ids(request: CreateCompletionRequest, tokenizer: Any) -> list[list[int]]:
+        prompt = request.prompt
+        if isinstance(prompt, str):
+            texts: list[str] | None = [prompt]
+        elif all(isinstance(p, str) for p in prompt):
+            texts = [str(p) for p in prompt]
+        else:
+            texts = None
+        if texts is None:
+            lists = [prompt] if all(isinstance(p, int) for p in prompt) else prompt
+            ids = [list(map(int, p)) for p in lists]  # type: ignore[arg-type]
+            vocab = len(tokenizer)
+            for index, row in enumerate(ids):
+                if not row:
+                    raise InvalidRequestError(f"prompt[{index}] is empty", param="prompt")
+                if max(row) >= vocab:
+                    raise InvalidRequestError(
+                        f"prompt[{index}] has token id {max(row)}, past the vocabulary ({vocab})",
+                        param="prompt",
+                    )
+            return ids
+        encoded = [tokenizer(t, add_special_tokens=request.add_special_tokens)["input_ids"] for t in texts]
+        if any(not row for row in encoded):
+            raise InvalidRequestError("prompt: an empty text has no tokens to continue", param="prompt")
+        return [list(row) for row in encoded]
+
+    @staticmethod
+    def _choice(
+        index: int,
+        completion: Completion,
+        prompt: Sequence[int],
+        request: CreateCompletionRequest,
+        tokenizer: Any,
+    ) -> CompletionChoice:
+        text, stopped = _cut(completion.text, request.stop)
+        finish = "stop" if stopped else completion.finish_reason
+        logprobs = None
+        if completion.logprobs is not None:
+            tokens = [tokenizer.decode([t]) for t in completion.token_ids]
+            offsets, position = [], 0
+            for token in tokens:
+                offsets.append(position)
+                position += len(token)
+            top = None
+            if completion.top_logprobs is not None and request.logprobs:
+                top = [{tokenizer.decode([t]): v for t, v in alts} for alts in completion.top_logprobs]
+            logprobs = CompletionLogprobs(
+                text_offset=offsets, token_logprobs=list(completion.logprobs), tokens=tokens, top_logprobs=top
+            )
+        return CompletionChoice(
+            index=index,
+            text=text,
+            finish_reason=finish,  # type: ignore[arg-type]
+            logprobs=logprobs,
+            token_ids=list(completion.token_ids) if request.return_token_ids else None,
+            prompt_token_ids=list(prompt) if request.return_token_ids else None,
+        )
