@@ -151,3 +151,43 @@ def test_eval_and_train_take_a_hub_id(hub, tmp_path):
     assert missing.returncode != 0 and "Traceback" not in missing.stderr
     [line] = [line for line in missing.stderr.splitlines() if line.startswith("error:")]
     assert "org/absent" in line and "hf download org/absent" in line
+
+
+def test_serve_offers_a_hub_model_by_name(hub, tmp_path):
+    from openai import OpenAI
+
+    from tests.server.test_rollout_server import KEY, openrft_serve
+
+    env = {"HF_HUB_CACHE": str(hub["cache"]), "HF_HUB_OFFLINE": "1"}
+    with openrft_serve(tmp_path, "--no-worker", "--model", "tiny=org/tiny", env=env) as url:
+        client = OpenAI(base_url=url, api_key=KEY, max_retries=0)
+        assert "tiny" in [m.id for m in client.models.list()]
+        answer = client.chat.completions.create(
+            model="tiny", messages=[{"role": "user", "content": "the cat"}], max_completion_tokens=3
+        )
+        assert answer.model == "tiny" and answer.usage.completion_tokens >= 1
+    refused = _openrft(
+        "serve", "--model", "x=org/absent", "--data-dir", str(tmp_path / "d"), cwd=tmp_path, env=_env(hub)
+    )
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    [line] = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
+    assert "org/absent" in line and "hf download org/absent" in line
+
+
+def test_the_api_takes_only_the_hub_ids_the_operator_allows(hub, tmp_path):
+    import openai
+
+    from tests.server.conftest import run_server
+
+    with run_server(tmp_path / "data", hub_models=["org/tiny"]) as running:
+        client = running.client()
+        assert "org/tiny" in [m.id for m in client.models.list()]
+        assert client.models.retrieve("org/tiny").id == "org/tiny"
+        answer = client.chat.completions.create(
+            model="org/tiny", messages=[{"role": "user", "content": "the cat"}], max_completion_tokens=3
+        )
+        assert answer.model == "org/tiny"
+        with pytest.raises(openai.NotFoundError, match="does not exist"):
+            client.chat.completions.create(
+                model="org/other", messages=[{"role": "user", "content": "the cat"}], max_completion_tokens=3
+            )

@@ -11,6 +11,7 @@ from openrft.server._shared._models import (
     ModelRegistry,
     OfferedModel,
     installed_packaged_models,
+    stored_model_registry,
 )
 from openrft.server._shared._settings import ServerSettings
 
@@ -23,4 +24,5 @@ __all__ = [
     "fine_tuned_name",
     "installed_packaged_models",
     "job_event",
+    "stored_model_registry",
 ]

@@ -42,6 +42,15 @@ def installed_packaged_models() -> list[str]:
     ]
 
 
+def stored_model_registry(store: Store, settings: Settings) -> ModelRegistry:
+    """The registry a worker resolves a stored job's or run's model with.
+
+    The API checked the name when the job or run was created (Hub ids against the server's
+    allowed list), so any Hub id stored there is taken as allowed.
+    """
+    return ModelRegistry(store, settings, hub_models=["*"])
+
+
 def _not_found(name: str, param: str) -> ModelNotFound:
     return ModelNotFound(
         f"The model {name!r} does not exist (GET /v1/models lists them)", param=param, code="model_not_found"

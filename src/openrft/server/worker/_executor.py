@@ -21,7 +21,7 @@ from typing import Any
 
 from openrft.config import Settings
 from openrft.errors import OpenRFTError
-from openrft.server._shared import ModelRegistry, fine_tuned_name, job_event
+from openrft.server._shared import fine_tuned_name, job_event, stored_model_registry
 from openrft.server.worker._process import die_with_parent, read_handoff
 from openrft.server.worker._validation import drop_validations_after, record_validation, recorded_steps
 from openrft.store import CheckpointRow, JobRow, ModelRow, Store, new_id, now
@@ -135,7 +135,7 @@ def _train_config(store: Store, job: JobRow, core: Settings) -> Any:
         if not path.exists():
             raise InvalidRequestError(f"{param} {file_id} was deleted before the job ran", param=param)
         files[param] = path
-    reference = ModelRegistry(store, core).reference(job.model)
+    reference = stored_model_registry(store, core).reference(job.model)
     return TrainConfig(
         model=reference,
         train_file=files["training_file"],
