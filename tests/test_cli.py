@@ -155,7 +155,7 @@ def test_demo_runs_the_whole_loop_on_smollm2(tmp_path):
         "--train-items",
         "8",
         "--valid-items",
-        "4",
+        "2",
         "--runs",
         "1",
     )
@@ -180,3 +180,48 @@ def test_demo_runs_the_whole_loop_on_smollm2(tmp_path):
     assert len((out / "job" / "metrics.jsonl").read_text().splitlines()) == 2
     assert (out / "job" / "best" / "adapter_config.json").is_file()
     assert "<svg" in (out / "report.html").read_text()
+
+
+def test_train_with_piped_stdout_prints_the_plan_and_a_line_per_step_while_it_runs(tmp_path, tiny_model_dir):
+    rows = "".join(
+        json.dumps({"messages": [{"role": "user", "content": f"count to {i}"}]}) + "\n" for i in range(8)
+    )
+    train = _write(tmp_path, "train.jsonl", rows)
+    valid = _write(tmp_path, "valid.jsonl", rows[: len(rows) // 2])
+    grader = _write(tmp_path, "grader.json", json.dumps({**CHECK, "reference": "a", "operation": "like"}))
+    sets = ("max_steps=6", "lora=false", "learning_rate_multiplier=100", "max_completion_length=8")
+    sets += ("batch_size=2", "eval_interval=3")
+    command = [sys.executable, "-m", "openrft.cli", "train", "--model", str(tiny_model_dir)]
+    command += [
+        "--train",
+        str(train),
+        "--valid",
+        str(valid),
+        "--grader",
+        str(grader),
+        "--out",
+        str(tmp_path / "job"),
+    ]
+    command += [arg for s in sets for arg in ("--set", s)]
+    seen: list[tuple[str, bool]] = []  # each line, and whether the job was still running when it came
+    with (tmp_path / "stderr.log").open("w") as stderr:
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True, cwd=tmp_path)
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                seen.append((line.rstrip("\n"), process.poll() is None))
+            assert process.wait(timeout=300) == 0, (tmp_path / "stderr.log").read_text()[-3000:]
+        finally:
+            process.kill()
+            process.stdout.close()  # type: ignore[union-attr]
+    text = "\n".join(line for line, _ in seen)
+    assert "Traceback" not in text + (tmp_path / "stderr.log").read_text()
+    plan = [k for k, (line, _) in enumerate(seen) if "6 steps" in line]
+    steps = [k for k, (line, _) in enumerate(seen) if line.startswith("Step ")]
+    assert plan and seen[plan[0]][1], text  # the planned steps, printed while the job runs
+    assert any("learning rate 0.001" in line for line, _ in seen[: steps[0]]), text  # before the first step
+    assert [seen[k][0].split(",")[0] for k in steps] == [f"Step {n}/6" for n in range(1, 7)], text
+    assert all(seen[k][1] for k in steps[:-1]), text  # each line came while the job still ran
+    assert all("left" in seen[k][0] for k in steps[:-1]), text  # with the time left
+    assert "preflight" in text.lower() and plan[0] < steps[0]
+    assert (tmp_path / "job" / "best").is_dir() and f"--compare {tmp_path / 'job' / 'best'}" in text

@@ -72,9 +72,10 @@ def test_noise_only_gets_intervals_that_include_zero_and_a_clear_gain_ones_that_
     assert covered >= 90, covered  # a 95% interval: about 95 of 100 noise-only pairs contain 0
     assert all(s["includes_zero"] == (s["ci_low"] <= 0 <= s["ci_high"]) for s in noise)
     assert all("may be noise" in s["verdict"] for s in noise if s["includes_zero"])
+    assert sum(s["significant"] for s in noise) <= 10
 
     gains = [paired_difference(*_improved_pair(seed)) for seed in range(100)]
-    assert all(not s["includes_zero"] and s["ci_low"] > 0 for s in gains)
+    assert all(not s["includes_zero"] and s["ci_low"] > 0 and s["significant"] for s in gains)
     assert all(s["wilcoxon_p"] < 0.05 and s["sign_test_p"] < 0.05 for s in gains)
     assert all("excludes 0" in s["verdict"] and "gain" in s["verdict"] for s in gains)
     worse = paired_difference(*reversed(_improved_pair(0)))
@@ -95,8 +96,10 @@ def test_degenerate_cases_say_what_they_can():
     same = paired_difference([1.0, 0.0, 1.0], [1.0, 0.0, 1.0])
     assert (same["ci_low"], same["ci_high"], same["wilcoxon_p"]) == (0.0, 0.0, 1.0)
     assert same["includes_zero"] and "no item" in same["verdict"]
-    constant = paired_difference([0.0] * 5, [0.5] * 5)
-    assert constant["ci_low"] == constant["ci_high"] == 0.5 and not constant["includes_zero"]
+    constant = paired_difference([0.0] * 48, [0.5] * 48)
+    assert constant["ci_low"] == constant["ci_high"] == 0.5 and constant["significant"]
+    few = paired_difference([0.0] * 4, [0.5] * 4)  # every item moved the same way, but only four
+    assert not few["includes_zero"] and not few["significant"] and "too few items" in few["verdict"]
     single = paired_difference([0.0], [1.0])
     assert single["ci_low"] is None and single["includes_zero"] is None and "too few" in single["verdict"]
     assert paired_difference([], []) is None

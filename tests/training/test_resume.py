@@ -120,8 +120,14 @@ def test_pause_checkpoints_and_a_resumed_job_ends_like_an_uninterrupted_one(
             control.pause()
 
     paused = run_training(config, control=control, on_event=pause_after_step_4)
-    assert paused.status == "paused" and paused.best_checkpoint is None
     assert max(checkpoints(config.out_dir / "checkpoints")) == 5  # the step under way finished, saved
+    # the best checkpoint so far is exported at a pause too, ready to evaluate
+    assert paused.status == "paused" and paused.best_checkpoint == config.out_dir / "best"
+    assert paused.best_step == best(config.out_dir / "checkpoints")[0]
+    assert (
+        json.loads((config.out_dir / "best" / "openrft-checkpoint.json").read_text())["step"]
+        == paused.best_step
+    )
     assert len(metrics(config.out_dir)) == 5
     assert run_training(config).status == "succeeded"
     _assert_same_job(config.out_dir, reference)

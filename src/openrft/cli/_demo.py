@@ -1,22 +1,27 @@
 """``openrft demo``: the main job, end to end on the embedded default model, on CPU.
 
 task from real offline data → grader and data checks → baseline eval → preflight → GRPO
-(LoRA) → the best checkpoint evaluated on the held-out items → before/after comparison.
+(LoRA) → the best checkpoint evaluated on the held-out items → before/after comparison, with
+whether the gain is more than noise.
+
+Both evals go through :func:`openrft.evals.evaluate`: the baseline into ``OUT/baseline``, the
+comparison into ``OUT`` itself (``summary.json``, ``report.html``), which reuses the baseline's
+answers instead of sampling the base model again.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.live import Live
 from rich.table import Table
 
 from openrft.cli._app import console
-from openrft.cli._train import steps_table
+from openrft.cli._eval import eval_progress
+from openrft.cli._job_view import JobView
+from openrft.cli._render import comparison_lines
 from openrft.config import DEFAULT_LOCAL_MODEL
 
 TASK = "triage-vitals"
@@ -37,20 +42,22 @@ SELECTION_ITEMS = 16
 so the before/after comparison is on items that chose nothing."""
 
 
-def _eval(
-    model: str,
-    label: str,
+def _evaluate(
+    models: dict[str, str],
     rows: list[Any],
     criteria: list[Any],
     *,
+    data: Path,
+    out: Path,
     runs: int,
     seed: int,
     response_format: dict[str, Any] | None,
-) -> list[Any]:
-    from openrft.evals import run_eval
-    from openrft.models import GenerationOptions, open_backend
+    reuse: list[Path],
+) -> dict[str, Any]:
+    """The held-out eval of ``models`` (label → model) into the eval folder ``out``."""
+    from openrft.evals import evaluate
+    from openrft.models import GenerationOptions
 
-    backend = open_backend(model)
     # Greedy with one run: the comparison measures the models, not sampling luck; more runs sample.
     options = GenerationOptions(
         temperature=0.0 if runs == 1 else TEMPERATURE,
@@ -58,40 +65,62 @@ def _eval(
         seed=seed,
         response_format=response_format,
     )
-    try:
-        with console.status(f"evaluating {label} on {len(rows)} held-out items × {runs} runs"):
-            result = asyncio.run(
-                run_eval(
-                    backend,
-                    rows,
-                    criteria,
-                    n_runs=runs,
-                    options=options,
-                    model_name=label,
-                    batch_size=EVAL_BATCH_ITEMS,
-                )
-            )
-    finally:
-        backend.close()
-    return result.records
-
-
-def _print_preflight(report: dict[str, Any], out: Any) -> None:
-    base = report.get("base") or {}
-    if base:
-        out.print(
-            f"preflight: base model reward {base['reward_mean']:.3f} on {report['items']} training prompts; "
-            f"learnable prompts (answers that differ in reward) {base['learnable_fraction']:.0%}"
+    with eval_progress() as on_progress:
+        return evaluate(
+            models,
+            rows,
+            criteria,
+            data=data,
+            out=out,
+            runs=runs,
+            options=options,
+            batch_size=EVAL_BATCH_ITEMS,
+            reuse=reuse,
+            auto_reuse=False,
+            restart_if_changed=True,  # a demo run again into the same folder starts its evals over
+            title=f"openrft demo: {TASK}",
+            on_progress=on_progress,
+            notify=lambda message: console.print(message, highlight=False, soft_wrap=True),
         )
-    exploits = ", ".join(f"{name} {score:.2f}" for name, score in report["exploits"].items())
-    out.print(
-        f"preflight: trivial exploits score {exploits} (the job refuses one ≥ {report['exploit_limit']:.2f})"
+
+
+def _hyperparameters(steps: int, seed: int) -> Any:
+    """4 prompts × 4 answers a step: more prompts seen for the same compute as 2 × 8 (on CPU the
+    prompt tokens dominate a step's cost), and a learning rate 3× the LoRA base rate, because the
+    whole run is a couple of dozen steps."""
+    from openrft.training import Hyperparameters
+
+    return Hyperparameters(
+        lora=True,
+        max_steps=steps,
+        batch_size=4,
+        compute_multiplier=0.5,
+        learning_rate_multiplier=3.0,
+        max_completion_length=MAX_TOKENS,
+        eval_interval=max(1, steps // 2),
+        eval_samples=1,
+        temperature=TEMPERATURE,
+        seed=seed,
     )
 
 
-def _all_right(records: list[Any]) -> float:
-    """The share of answers with every field right."""
-    return sum(r.score >= 1.0 for r in records) / len(records)
+def _print_before_after(summary: dict[str, Any], grader_name: str) -> None:
+    before, after = summary["models"]["base"], summary["models"]["fine-tuned"]
+    table = Table(title="held-out items, before → after")
+    table.add_column("")
+    table.add_column("base", justify="right")
+    table.add_column("fine-tuned", justify="right")
+    table.add_row("mean reward", f"{before['mean']:.3f}", f"{after['mean']:.3f}")
+    every = [m["criteria"][grader_name].get("all_sub_graders_pass_rate") for m in (before, after)]
+    if None not in every:
+        table.add_row("every field right", f"{every[0]:.1%}", f"{every[1]:.1%}")
+    before_fields, after_fields = (m["criteria"][grader_name]["sub_means"] for m in (before, after))
+    for name, accuracy in before_fields.items():
+        table.add_row(f"  {name}", f"{accuracy:.1%}", f"{after_fields[name]:.1%}")
+    table.add_row("pass rate", f"{before['pass_rate']:.1%}", f"{after['pass_rate']:.1%}")
+    console.print(table)
+    for line in comparison_lines(summary["comparisons"][0], {}):
+        console.print(line, highlight=False, soft_wrap=True)
 
 
 def demo(
@@ -107,9 +136,9 @@ def demo(
     """Run the whole RFT loop on SmolLM2-135M-Instruct: baseline, preflight, training, held-out comparison."""
     from openrft.data import load_rft_jsonl
     from openrft.data.tasks import build_task
-    from openrft.evals import make_criteria, render_report, summarize
+    from openrft.evals import make_criteria
     from openrft.graders import validate_grader
-    from openrft.training import Hyperparameters, TrainConfig, run_training
+    from openrft.training import TrainConfig, run_training
 
     console.rule("1 · task")
     selection = min(SELECTION_ITEMS, valid_items)
@@ -131,81 +160,33 @@ def demo(
 
     console.rule("2 · baseline on held-out items")
     criteria = make_criteria([grader])
-    base = _eval(
-        DEFAULT_LOCAL_MODEL, "base", valid, criteria, runs=runs, seed=seed, response_format=response_format
+    held_out: dict[str, Any] = dict(data=test_file, runs=runs, seed=seed, response_format=response_format)
+    baseline = _evaluate(
+        {"base": DEFAULT_LOCAL_MODEL}, valid, criteria, out=out / "baseline", reuse=[], **held_out
     )
-    base_summary = summarize(base, criteria)["models"]["base"]
-    console.print(f"base: mean reward {base_summary['mean']:.3f}, every field right {_all_right(base):.1%}")
+    base = baseline["models"]["base"]
+    every = base["criteria"][grader.name].get("all_sub_graders_pass_rate")
+    every_text = "" if every is None else f", every field right {every:.1%}"
+    console.print(f"base: mean reward {base['mean']:.3f}{every_text}")
     if runs > 1:  # greedy single runs cannot show the spread; the preflight below samples instead
-        console.print(f"RFT readiness: {base_summary['readiness']['verdict']}")
+        console.print(f"RFT readiness: {base['readiness']['verdict']}")
 
     console.rule("3 · preflight, then 4 · GRPO training")
-    # 4 prompts × 4 answers a step: more prompts seen for the same compute as 2 × 8 (on CPU the
-    # prompt tokens dominate a step's cost), and a learning rate 3× the LoRA base rate, because
-    # the whole run is a couple of dozen steps.
-    hp = Hyperparameters(
-        lora=True,
-        max_steps=steps,
-        batch_size=4,
-        compute_multiplier=0.5,
-        learning_rate_multiplier=3.0,
-        max_completion_length=MAX_TOKENS,
-        eval_interval=max(1, steps // 2),
-        eval_samples=1,
-        temperature=TEMPERATURE,
-        seed=seed,
-    )
     config = TrainConfig(
         DEFAULT_LOCAL_MODEL,
         files.train,
         grader_json,
         out / "job",
         select_file,
-        hp,
+        _hyperparameters(steps, seed),
         response_format=response_format,
     )
-    metrics: list[dict[str, Any]] = []
-    with Live(steps_table(metrics, steps, _TITLE), console=console, refresh_per_second=2) as live:
-
-        def on_event(event: dict[str, Any]) -> None:
-            data = event.get("data") or {}
-            if "preflight" in data:  # the job samples the base model and scores trivial exploits first
-                _print_preflight(data["preflight"], live.console)
-            if event["type"] == "metrics":
-                metrics.append(event["data"])
-                live.update(steps_table(metrics, steps, _TITLE))
-
-        result = run_training(config, on_event=on_event)
+    with JobView(_TITLE) as view:
+        result = run_training(config, on_event=view.on_event, on_progress=view.on_progress)
     console.print(f"best checkpoint: step {result.best_step} → {result.best_checkpoint}")
 
     console.rule("5 · the fine-tuned model on the same held-out items")
-    tuned = _eval(
-        str(result.best_checkpoint),
-        "fine-tuned",
-        valid,
-        criteria,
-        runs=runs,
-        seed=seed,
-        response_format=response_format,
-    )
-    summary = summarize(base + tuned, criteria)
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-    report = out / "report.html"
-    report.write_text(render_report(summary, title=f"openrft demo: {TASK}"), encoding="utf-8")
-    after = summary["models"]["fine-tuned"]
-    table = Table(title="held-out items, before → after")
-    table.add_column("")
-    table.add_column("base", justify="right")
-    table.add_column("fine-tuned", justify="right")
-    table.add_row("mean reward", f"{base_summary['mean']:.3f}", f"{after['mean']:.3f}")
-    table.add_row("every field right", f"{_all_right(base):.1%}", f"{_all_right(tuned):.1%}")
-    before_fields, after_fields = (m["criteria"][grader.name]["sub_means"] for m in (base_summary, after))
-    for name, accuracy in before_fields.items():
-        table.add_row(f"  {name}", f"{accuracy:.1%}", f"{after_fields[name]:.1%}")
-    table.add_row("pass rate", f"{base_summary['pass_rate']:.1%}", f"{after['pass_rate']:.1%}")
-    console.print(table)
-    c = summary["comparisons"][0]
-    console.print(
-        f"per item: win {c['win']} · tie {c['tie']} · loss {c['loss']} (mean delta {c['mean_delta']:+.3f})"
-    )
-    console.print(f"report: {report}")
+    models = {"base": DEFAULT_LOCAL_MODEL, "fine-tuned": str(result.best_checkpoint)}
+    summary = _evaluate(models, valid, criteria, out=out, reuse=[out / "baseline"], **held_out)
+    _print_before_after(summary, grader.name)
+    console.print(f"report: {out / 'report.html'}")

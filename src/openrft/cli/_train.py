@@ -1,4 +1,4 @@
-"""``openrft train``: one RFT job (GRPO on TRL) with a live view of its steps.
+"""``openrft train``: one RFT job (GRPO on TRL), shown as it runs (:mod:`openrft.cli._job_view`).
 
 The job as given is saved to ``OUT/job.json``; ``--resume OUT`` reads it back. Ctrl-C
 pauses (the step finishes and is checkpointed); a second Ctrl-C stops at once. With
@@ -12,48 +12,17 @@ import json
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.live import Live
-from rich.table import Table
 
-from openrft.cli._app import console, err_console
+from openrft.cli._app import err_console
 from openrft.cli._io import read_json_file
+from openrft.cli._job_view import JobView, report_job
 from openrft.errors import InvalidRequestError, OpenRFTError
-
-
-def steps_table(rows: list[dict[str, Any]], total: int | None, title: str = "GRPO") -> Table:
-    """The live view of a job: its last steps' rewards, zero-variance share, length, errors, time, alarms."""
-    step = rows[-1]["step"] if rows else 0
-    table = Table(title=f"{title}: step {step}/{total or '?'}")
-    for column in (
-        "step",
-        "train reward",
-        "valid reward",
-        "zero-variance",
-        "tokens",
-        "grader errors",
-        "seconds",
-    ):
-        table.add_column(column, justify="right")
-    table.add_column("alarms")
-    for m in rows[-12:]:
-        valid = m["scores"].get("valid_reward_mean")
-        table.add_row(
-            str(m["step"]),
-            f"{m['train_mean_reward']:.3f}",
-            "" if valid is None else f"{valid:.3f}",
-            f"{m['zero_variance_group_fraction']:.0%}",
-            f"{m.get('completion_tokens_mean', 0):.1f}",
-            f"{m['grader_error_rate']:.0%}",
-            f"{m['timing']['step']['full_iteration']:.1f}",
-            " ".join(f"[yellow]{a['alarm']}[/]" for a in m.get("alarms", [])),
-        )
-    return table
 
 
 def _job_spec(
@@ -83,6 +52,7 @@ def _job_spec(
         "train_file": str(train),
         "valid_file": str(valid) if valid else None,
         "grader": read_json_file(grader, "grader"),  # type: ignore[arg-type]
+        "grader_file": str(grader),
         "response_format": read_json_file(response_format, "response_format") if response_format else None,
         "hyperparameters": parse_overrides(sets),
         "preflight": not skip_preflight,
@@ -113,21 +83,6 @@ def _config(spec: dict[str, Any], out: Path) -> Any:
         allow_exploits=spec.get("allow_exploits", False),
         rollout_server=spec.get("rollout_server"),
     )
-
-
-def _viewer(live: Live) -> Callable[[dict[str, Any]], None]:
-    rows: list[dict[str, Any]] = []
-
-    def on_event(event: dict[str, Any]) -> None:
-        if event["type"] == "metrics":
-            rows.append(event["data"])
-            live.update(steps_table(rows, event["data"]["total_steps"]))
-        elif event["level"] != "info":
-            console.print(f"[yellow]{event['message']}[/]", highlight=False)
-        elif event["message"].startswith(("Preflight", "Resuming", "Checkpoint", "Best")):
-            console.print(event["message"], highlight=False)
-
-    return on_event
 
 
 @contextmanager
@@ -189,11 +144,8 @@ def _launch(out: Path, num_processes: int, accelerate_config: Path | None) -> st
     log_path = out / "launch.log"
     errors: list[str] = []
     status = "ended"
-    with (
-        log_path.open("ab") as log,
-        Live(steps_table([], None), console=console, refresh_per_second=4) as live,
-    ):
-        show = _viewer(live)
+    with log_path.open("ab") as log, JobView() as view:
+        show = view.on_event
         # Its own session: Ctrl-C reaches only this process, which asks the workers to pause.
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
@@ -297,23 +249,13 @@ def train_command(
         raise InvalidRequestError(f"--accelerate-config {accelerate_config}: no such file")
     if not worker and (num_processes > 1 or accelerate_config is not None):
         status = _launch(out, num_processes, accelerate_config)
-        _report(status, out, out / "best" if (out / "best").is_dir() else None)
+        report_job(status, out, spec)
         return
     control = JobControl()
     if worker:
         _watch_pause_file(out, control)
         run_training(config, control=control)
         return
-    with (
-        _ctrl_c_pauses(control),
-        Live(steps_table([], None), console=console, refresh_per_second=4) as live,
-    ):
-        result = run_training(config, control=control, on_event=_viewer(live))
-    _report(result.status, out, result.best_checkpoint)
-
-
-def _report(status: str, out: Path, best: Path | None) -> None:
-    if status == "paused":
-        console.print(f"job paused; continue with: openrft train --resume {out}")
-    else:
-        console.print(f"job {status}; best checkpoint: {best}")
+    with _ctrl_c_pauses(control), JobView() as view:
+        result = run_training(config, control=control, on_event=view.on_event, on_progress=view.on_progress)
+    report_job(result.status, out, spec)

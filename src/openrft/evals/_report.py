@@ -246,7 +246,7 @@ def _worst_table(worst: Sequence[Mapping[str, Any]]) -> str:
 
 def _verdict_class(stats: Mapping[str, Any] | None) -> str:
     """``ok`` for a gain beyond noise, ``bad`` for a loss beyond noise, else nothing."""
-    if not stats or stats["includes_zero"] in (None, True):
+    if not stats or not stats.get("significant"):
         return ""
     return "ok" if stats["ci_low"] > 0 else "bad"
 

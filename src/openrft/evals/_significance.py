@@ -10,7 +10,10 @@ is on the per-item differences (other − base):
   difference is 0 are left out) and the **sign test** (``scipy.stats.binomtest`` on wins
   against losses, ties left out), as p-values.
 
-When the interval includes 0 the difference may be noise, and the verdict says so in words.
+When the interval includes 0 the difference may be noise, and the verdict says so in words. A
+difference is called real (``significant``) only when the interval excludes 0 *and* the
+Wilcoxon p-value is below 1 − the confidence level: a few items that all moved the same way give
+a point interval, but no test can be sure of them.
 """
 
 from __future__ import annotations
@@ -75,6 +78,11 @@ def verdict(stats: dict[str, Any]) -> str:
         return "no item scored differently"
     if stats["includes_zero"]:
         return f"the {share} interval includes 0: the difference may be noise"
+    if not stats["significant"]:  # e.g. a handful of items that all moved the same way
+        return (
+            f"the {share} interval excludes 0 but the signed-rank test does not confirm it "
+            f"(p {format_p(stats['wilcoxon_p'])}): too few items to be sure"
+        )
     direction = "a gain" if stats["ci_low"] > 0 else "a loss"
     return f"the {share} interval excludes 0: {direction} beyond noise"
 
@@ -114,6 +122,10 @@ def paired_difference(
         "wilcoxon_p": _wilcoxon(deltas) if n > 1 else None,
         "sign_test_p": _sign_test(deltas, tolerance),
     }
+    # Beyond noise: the interval excludes 0 and the signed-rank test agrees at the same level.
+    stats["significant"] = bool(
+        low is not None and not stats["includes_zero"] and stats["wilcoxon_p"] < 1 - confidence
+    )
     stats["verdict"] = verdict(stats)
     return stats
 

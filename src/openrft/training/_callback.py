@@ -32,6 +32,25 @@ from openrft.training._metrics import ValidStats, rollout_groups, step_metrics
 from openrft.training._reward import GraderReward
 
 
+def duration(seconds: float) -> str:
+    """``45 s``, ``2 min 10 s``, ``1 h 05 min``."""
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min {whole % 60:02d} s"
+    return f"{whole // 3600} h {whole % 3600 // 60:02d} min"
+
+
+def time_left(history: Sequence[dict[str, Any]], total_steps: int) -> str:
+    """``", about 2 min 10 s left"``: the mean of the last ten steps' wall time (validations
+    included) times the steps to go; empty after the last step."""
+    if not history or history[-1]["step"] >= total_steps:
+        return ""
+    recent = [m["timing"]["step"]["full_iteration"] for m in history[-10:]]
+    return f", about {duration(sum(recent) / len(recent) * (total_steps - history[-1]['step']))} left"
+
+
 class JobControl:
     """Thread-safe requests from outside the training loop, honoured between steps."""
 
@@ -213,6 +232,7 @@ class JobCallback(TrainerCallback):
                 f", full validation mean reward={metrics['full_valid_mean_reward']:.3f}"
                 f", full validation mean parse error={metrics['full_valid_mean_parse_error']:.2f}"
             )
+        message += time_left(self.history, self.hp.total_steps)
         self.log.metrics(metrics, message)
         self.log.rollouts(metrics["step"], rollout_groups(pending["grades"]))
         for alarm in metrics["alarms"]:

@@ -19,7 +19,7 @@ import asyncio
 import random
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from openrft.errors import InvalidRequestError
@@ -31,6 +31,9 @@ EXPLOIT_LIMIT = 0.5
 PREFLIGHT_ITEMS = 16
 LONG_ANSWER_WORDS = 2000
 MAX_LABELS = 200
+Progress = Callable[[str, int, int], None]
+"""``on_progress(stage, done, total)``: ``exploits`` (exploits graded), then ``sampled`` and
+``graded`` (the base model's answers)."""
 
 
 def _prompt_text(messages: Sequence[Any]) -> str:
@@ -75,14 +78,24 @@ def choose_items(rows: Sequence[Any], seed: int, k: int = PREFLIGHT_ITEMS) -> li
 
 
 async def score_exploits(
-    grader: Grader, rows: Sequence[Any], *, labels: Sequence[str] = (), runtime: GraderRuntime | None = None
+    grader: Grader,
+    rows: Sequence[Any],
+    *,
+    labels: Sequence[str] = (),
+    runtime: GraderRuntime | None = None,
+    on_progress: Progress | None = None,
 ) -> dict[str, float]:
     """Mean reward of each exploit on ``rows``."""
     scores = {}
-    for name, answers in exploits(rows, labels).items():
+    answers_by_exploit = exploits(rows, labels)
+    for name, answers in answers_by_exploit.items():
+        if on_progress is not None:
+            on_progress("exploits", len(scores), len(answers_by_exploit))
         pairs = [(a, dict(r.item)) for a, r in zip(answers, rows, strict=True)]
         responses = await grade_batch_async(grader, pairs, runtime=runtime)
         scores[name] = statistics.fmean(r.reward for r in responses)
+    if on_progress is not None:
+        on_progress("exploits", len(scores), len(answers_by_exploit))
     return scores
 
 
@@ -94,10 +107,19 @@ async def sample_base(
     generations: int,
     options: GenerationOptions,
     runtime: GraderRuntime | None = None,
+    on_progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The base model's rewards on ``rows`` with ``generations`` answers each, and what GRPO can use."""
     criterion = make_criterion(grader)
-    result = await run_eval(backend, rows, [criterion], n_runs=generations, options=options, runtime=runtime)
+    result = await run_eval(
+        backend,
+        rows,
+        [criterion],
+        n_runs=generations,
+        options=options,
+        runtime=runtime,
+        on_progress=on_progress,
+    )
     by_item: dict[int, list[float]] = {}
     for r in result.records:
         by_item.setdefault(r.item_index, []).append(r.score)
@@ -154,18 +176,21 @@ def run_preflight(
     runtime: GraderRuntime | None = None,
     items: int = PREFLIGHT_ITEMS,
     seed: int = 0,
+    on_progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The preflight report (JSON-ready); without ``backend`` only the exploits are scored.
 
     Raises :class:`InvalidRequestError` (code ``grader_exploitable``) for an exploit at the
-    limit unless ``allow``.
+    limit unless ``allow``. ``on_progress`` hears how far it is (see :data:`Progress`).
     """
     started = time.perf_counter()
     sample = choose_items(rows, seed, items)
     bounds = score_range(grader) or (0.0, 1.0)
+    report = on_progress or (lambda stage, done, total: None)
 
     async def both() -> tuple[dict[str, float], dict[str, Any] | None]:
-        scores = await score_exploits(grader, sample, labels=answer_labels(grader, rows), runtime=runtime)
+        labels = answer_labels(grader, rows)
+        scores = await score_exploits(grader, sample, labels=labels, runtime=runtime, on_progress=report)
         base = None
         if backend is not None:
             base = await sample_base(
@@ -175,6 +200,7 @@ def run_preflight(
                 generations=generations,
                 options=options or GenerationOptions(),
                 runtime=runtime,
+                on_progress=report,
             )
         return scores, base
 

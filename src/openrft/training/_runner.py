@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -199,6 +199,7 @@ def _preflight(
     runtime: GraderRuntime,
     events: EventLog,
     world: int,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any] | None:
     """Run the preflight on the main process (once per job) and share its verdict."""
     saved = Path(config.out_dir) / "preflight.json"
@@ -220,6 +221,7 @@ def _preflight(
                 allow=config.allow_exploits,
                 runtime=runtime,
                 seed=config.hyperparameters.seed,
+                on_progress=on_progress,
             )
         except InvalidRequestError as exc:
             outcome = {"error": exc.message, "param": exc.param, "code": exc.code}
@@ -395,8 +397,11 @@ def run_training(
     control: JobControl | None = None,
     on_event: OnEvent | None = None,
     settings: Settings | None = None,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> TrainResult:
     """Run (or resume) one RFT job in ``config.out_dir``; blocks until it ends.
+
+    ``on_progress(stage, done, total)`` hears how far the preflight is (``run_preflight``'s).
 
     Raises ``InvalidRequestError`` for a bad grader, data, hyperparameter or an exploitable
     grader (preflight), and :class:`GraderFailure` when grader errors pass
@@ -417,10 +422,20 @@ def run_training(
     options = _options(config, hp)
     resume_from = _resume_point(out / "checkpoints", main=events.writer)
     events.rewind(_checkpoints.step_of(resume_from) if resume_from else 0)
+    # The resolved plan travels with the first event, so a viewer can print it before any step.
+    plan = {
+        "hyperparameters": asdict(hp),
+        "requested": config.hyperparameters.model_dump(),
+        "prompts": len(train_rows),
+    }
     if resume_from:
-        events.emit(f"Resuming from step {_checkpoints.step_of(resume_from)} ({resume_from.name})")
+        step = _checkpoints.step_of(resume_from)
+        events.emit(f"Resuming from step {step} ({resume_from.name})", data={"plan": plan})
     else:
-        events.emit(f"Training {config.model} on {len(train_rows)} prompts: {json.dumps(asdict(hp))}")
+        events.emit(
+            f"Training {config.model} on {len(train_rows)} prompts: {json.dumps(asdict(hp))}",
+            data={"plan": plan},
+        )
     if events.writer:
         write_atomic(out / "hyperparameters.json", json.dumps(asdict(hp), indent=1) + "\n")
 
@@ -428,7 +443,7 @@ def run_training(
     runtime = GraderRuntime(settings)
     try:
         if config.preflight and resume_from is None:
-            _preflight(config, grader, train_rows, hp, policy, options, runtime, events, world)
+            _preflight(config, grader, train_rows, hp, policy, options, runtime, events, world, on_progress)
         paused, cancelled = _train(
             config,
             grader=grader,
@@ -451,7 +466,7 @@ def run_training(
         runtime.close()
     status = "cancelled" if cancelled else "paused" if paused else "succeeded"
     exported = None
-    if status == "succeeded" and events.writer:
+    if events.writer:  # paused or cancelled too: the best checkpoint so far is ready to evaluate
         exported = _checkpoints.export_best(out / "checkpoints", out)
         if exported:
             events.emit(

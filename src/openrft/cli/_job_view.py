@@ -1,0 +1,198 @@
+"""What the terminal shows of a training job, from its first second to its last.
+
+* the plan (resolved hyperparameters and the number of steps) as soon as the job starts;
+* the preflight's progress (a bar on a terminal, a line per stage otherwise);
+* on a terminal, a live table of the last steps with the latest step line under it; when stdout
+  is a pipe or a file, one plain line per step as it ends (the job log's own line, with the
+  time left), since a live table would only appear at the end;
+* at the end: which folder to evaluate, how, and whether the best validation beats the first.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.live import Live
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from rich.table import Table
+from rich.text import Text
+
+from openrft.cli._app import console
+
+_PREFLIGHT_STAGES = {
+    "exploits": "preflight: grading trivial exploits",
+    "sampled": "preflight: sampling the base model",
+    "graded": "preflight: grading the base model's answers",
+}
+
+
+def steps_table(rows: list[dict[str, Any]], total: int | None, title: str = "GRPO") -> Table:
+    """The live view of a job: its last steps' rewards, zero-variance share, length, errors, time, alarms."""
+    step = rows[-1]["step"] if rows else 0
+    table = Table(title=f"{title}: step {step}/{total or '?'}")
+    for column in (
+        "step",
+        "train reward",
+        "valid reward",
+        "zero-variance",
+        "tokens",
+        "grader errors",
+        "seconds",
+    ):
+        table.add_column(column, justify="right")
+    table.add_column("alarms")
+    for m in rows[-12:]:
+        valid = m["scores"].get("valid_reward_mean")
+        table.add_row(
+            str(m["step"]),
+            f"{m['train_mean_reward']:.3f}",
+            "" if valid is None else f"{valid:.3f}",
+            f"{m['zero_variance_group_fraction']:.0%}",
+            f"{m.get('completion_tokens_mean', 0):.1f}",
+            f"{m['grader_error_rate']:.0%}",
+            f"{m['timing']['step']['full_iteration']:.1f}",
+            " ".join(f"[yellow]{a['alarm']}[/]" for a in m.get("alarms", [])),
+        )
+    return table
+
+
+def plan_lines(plan: dict[str, Any]) -> list[str]:
+    """The job's resolved hyperparameters, in words."""
+    hp, asked = plan["hyperparameters"], plan["requested"]
+    full = hp["n_epochs"] * hp["steps_per_epoch"]
+    capped = f", capped by max_steps from {full}" if hp["total_steps"] < full else ""
+    weights = f"LoRA rank {asked['lora_rank']}" if asked["lora"] else "full weights"
+    group = f"{hp['batch_size']} prompts × {hp['num_generations']} completions"
+    return [
+        f"plan: {hp['total_steps']} steps ({hp['n_epochs']} epochs × {hp['steps_per_epoch']} steps{capped}) "
+        f"on {plan['prompts']} prompts, {group} a step",
+        f"  learning rate {hp['learning_rate']:g} ({weights}), temperature {asked['temperature']:g}, "
+        f"completions up to {hp['max_completion_length']} tokens, loss {asked['loss_type']}",
+        f"  validation every {hp['eval_interval']} steps, {hp['eval_samples']} answers per item",
+    ]
+
+
+class JobView:
+    """Renders a job's events and preflight progress (``on_event``, ``on_progress``) on the console."""
+
+    def __init__(self, title: str = "GRPO"):
+        self.title = title
+        self.rows: list[dict[str, Any]] = []
+        self.total: int | None = None
+        self.status: Any = Text("starting: reading the data and loading the model…")
+        self.live = console.is_terminal
+        self._display = Live(self._render(), console=console, refresh_per_second=4) if self.live else None
+        self._stage: tuple[str, int] | None = None
+
+    def __enter__(self) -> JobView:
+        if self._display is not None:
+            self._display.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._display is not None:
+            self._display.stop()
+
+    def _render(self) -> Group:
+        return Group(steps_table(self.rows, self.total, self.title), self.status)
+
+    def _update(self) -> None:
+        if self._display is not None:
+            self._display.update(self._render())
+
+    def print(self, text: str, style: str = "") -> None:
+        target = self._display.console if self._display is not None else console
+        target.print(Text(text, style=style), soft_wrap=True)
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        data = event.get("data") or {}
+        if "plan" in data:
+            self.total = data["plan"]["hyperparameters"]["total_steps"]
+            if event["message"].startswith("Resuming"):
+                self.print(event["message"])
+            for line in plan_lines(data["plan"]):
+                self.print(line)
+            self.status = Text("loading the model and the grader…")
+        elif event["type"] == "metrics":
+            self.rows.append(data)
+            self.total = data["total_steps"]
+            self.status = Text(event["message"])
+            if not self.live:
+                self.print(event["message"])
+        elif event["level"] != "info":
+            self.print(event["message"], "yellow")
+        elif event["message"].startswith(("Preflight", "Checkpoint", "Rollouts")):
+            self.print(event["message"])
+        self._update()
+
+    def on_progress(self, stage: str, done: int, total: int) -> None:
+        """The preflight's progress: a bar on a terminal, else a line when a stage starts or ends."""
+        label = _PREFLIGHT_STAGES.get(stage, f"preflight: {stage}")
+        if self.live:
+            bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), console=console)
+            bar.add_task(label, total=total, completed=done)
+            self.status = bar
+            self._update()
+        elif not self._stage or (done == total and (stage, done) != self._stage):
+            self.print(f"{label} ({done}/{total})")
+        self._stage = (stage, done)
+
+
+def _best_step(out: Path) -> int | None:
+    try:
+        return int(json.loads((out / "best" / "openrft-checkpoint.json").read_text())["step"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def validation_gain(out: Path, best_step: int, grader: dict[str, Any]) -> str | None:
+    """The best validation against the first one, on the same items, with its interval in words."""
+    from openrft.evals import EvalRecord, compare, describe_difference, make_criterion, score_range
+    from openrft.training import read_jsonl
+
+    files = {int(p.stem.removeprefix("step-")): p for p in (out / "validation").glob("step-*.jsonl")}
+    if best_step not in files:
+        return None
+    first = min(files)
+    if first == best_step:
+        return f"validation: the best checkpoint is the first validated one (step {first})"
+    criterion = make_criterion(grader)
+    low, high = score_range(criterion.grader) or (0.0, 1.0)
+    before, after = ([EvalRecord.from_json(r) for r in read_jsonl(files[s])] for s in (first, best_step))
+    c = compare(before, after, tolerance=0.01 * (high - low), criteria=[criterion])
+    stats = c["significance"]
+    return (
+        f"validation on {c['items']} items: step {first} {stats['base_mean']:.3f} → step {best_step} "
+        f"{stats['other_mean']:.3f} (win {c['win']} · tie {c['tie']} · loss {c['loss']}); "
+        f"{describe_difference(stats)}"
+    )
+
+
+def report_job(status: str, out: Path, spec: dict[str, Any]) -> None:
+    """How the job ended, which folder to evaluate and how, and what its validations say."""
+    step = _best_step(out)
+    if status == "paused":
+        console.print(
+            f"job paused; continue with: openrft train --resume {out}", highlight=False, soft_wrap=True
+        )
+    else:
+        console.print(f"job {status}", highlight=False)
+    if step is None:
+        return
+    best = out / "best"
+    so_far = "" if status == "succeeded" else " so far"
+    console.print(f"best checkpoint{so_far}: step {step} → {best}", highlight=False, soft_wrap=True)
+    gain = validation_gain(out, step, spec["grader"])
+    if gain:
+        console.print(gain, highlight=False, soft_wrap=True)
+    grader = spec.get("grader_file") or "GRADER.json"
+    console.print(
+        "evaluate it on held-out items (not the validation file, which chose it):\n"
+        f"  openrft eval --model {spec['model']} --compare {best} --data TEST.jsonl --grader {grader} "
+        f"--out {out / 'eval'}",
+        highlight=False,
+        soft_wrap=True,
+    )
