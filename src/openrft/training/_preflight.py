@@ -8,18 +8,22 @@ On a seeded sample of up to :data:`PREFLIGHT_ITEMS` training items:
 2. **Trivial exploits** are graded: the empty answer, the prompt echoed back, a very long
    answer (:data:`LONG_ANSWER_WORDS` words), and every label at once (the distinct
    ``reference_answer`` values joined, or a label_model grader's labels, when there are 2 to
-   200). An exploit whose mean reward reaches :data:`EXPLOIT_LIMIT` of the grader's score
-   range (0.5 on [0, 1]) is one the policy would learn: the job refuses to start unless told
-   to go on (``allow_exploits``). An exploit that beats the base model's mean is a warning.
+   200; for object references, one object whose each field joins that field's values). A probe
+   that cannot be made (references that are lists, too many labels) is listed in ``skipped``
+   with the reason, and warned about. An exploit whose mean reward reaches :data:`EXPLOIT_LIMIT`
+   of the grader's score range (0.5 on [0, 1]) is one the policy would learn: the job refuses to
+   start unless told to go on (``allow_exploits``). An exploit that beats the base model's mean
+   is a warning.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from openrft.errors import InvalidRequestError
@@ -31,6 +35,7 @@ EXPLOIT_LIMIT = 0.5
 PREFLIGHT_ITEMS = 16
 LONG_ANSWER_WORDS = 2000
 MAX_LABELS = 200
+_KINDS = {list: "lists", dict: "objects", type(None): "null"}
 Progress = Callable[[str, int, int], None]
 """``on_progress(stage, done, total)``: ``exploits`` (exploits graded), then ``sampled`` and
 ``graded`` (the base model's answers)."""
@@ -46,28 +51,60 @@ def _long(text: str) -> str:
     return " ".join(words[i % len(words)] for i in range(LONG_ANSWER_WORDS))
 
 
-def answer_labels(grader: Grader, rows: Sequence[Any]) -> list[str]:
-    """The label set: distinct scalar ``reference_answer`` values, else a label_model's labels."""
-    labels = {
-        str(r.item["reference_answer"])
-        for r in rows
-        if isinstance(r.item.get("reference_answer"), str | int | float | bool)
-    }
+def _every_value_per_field(references: Sequence[Mapping[str, Any]]) -> tuple[str | None, str | None]:
+    """One JSON object whose each field lists every value that field takes in the references."""
+    values: dict[str, dict[str, Any]] = {}
+    for reference in references:
+        for key, value in reference.items():
+            values.setdefault(key, {})[json.dumps(value, sort_keys=True)] = value
+    answer: dict[str, Any] = {}
+    for key, seen in values.items():
+        if len(seen) > MAX_LABELS:
+            return (
+                None,
+                f"field {key!r} of reference_answer takes {len(seen)} values (more than {MAX_LABELS})",
+            )
+        ordered = [seen[k] for k in sorted(seen)]
+        answer[key] = ordered[0] if len(ordered) == 1 else ", ".join(map(str, ordered))
+    if all(len(seen) < 2 for seen in values.values()):
+        return None, None  # one answer for every item: nothing to join
+    return json.dumps(answer, ensure_ascii=False), None
+
+
+def every_label_answer(grader: Grader, rows: Sequence[Any]) -> tuple[str | None, str | None]:
+    """The "every label at once" answer, and why there is none when references cannot be joined.
+
+    Scalar ``reference_answer`` values are joined with commas (else a label_model's labels);
+    object values give one object whose each field joins that field's values. ``(None, None)``:
+    nothing to probe (no references, or a single label).
+    """
+    references = [r.item["reference_answer"] for r in rows if "reference_answer" in r.item]
+    if references and all(isinstance(v, Mapping) for v in references):
+        return _every_value_per_field(references)
+    labels = {str(v) for v in references if isinstance(v, str | int | float | bool)}
+    if references and not labels:
+        kinds = sorted({_KINDS.get(type(v), type(v).__name__) for v in references})
+        return (
+            None,
+            f"reference_answer values are {' and '.join(kinds)}: only strings, numbers or objects join",
+        )
     if not labels:
         subs = grader.graders.values() if isinstance(grader, MultiGrader) else [grader]
         labels = {label for g in subs if isinstance(g, LabelModelGrader) for label in g.labels}
-    return sorted(labels)
+    if len(labels) > MAX_LABELS:
+        return None, f"{len(labels)} distinct labels (more than {MAX_LABELS})"
+    return (", ".join(sorted(labels)) if len(labels) > 1 else None), None
 
 
-def exploits(rows: Sequence[Any], labels: Sequence[str] = ()) -> dict[str, list[str]]:
+def exploits(rows: Sequence[Any], every_label: str | None = None) -> dict[str, list[str]]:
     """The exploit answers for each row, by exploit name."""
     out = {
         "empty answer": ["" for _ in rows],
         "prompt echoed back": [_prompt_text(r.messages) for r in rows],
         "very long answer": [_long(_prompt_text(r.messages)) for r in rows],
     }
-    if 1 < len(labels) <= MAX_LABELS:
-        out["every label at once"] = [", ".join(labels) for _ in rows]
+    if every_label is not None:
+        out["every label at once"] = [every_label for _ in rows]
     return out
 
 
@@ -81,13 +118,13 @@ async def score_exploits(
     grader: Grader,
     rows: Sequence[Any],
     *,
-    labels: Sequence[str] = (),
+    every_label: str | None = None,
     runtime: GraderRuntime | None = None,
     on_progress: Progress | None = None,
 ) -> dict[str, float]:
     """Mean reward of each exploit on ``rows``."""
     scores = {}
-    answers_by_exploit = exploits(rows, labels)
+    answers_by_exploit = exploits(rows, every_label)
     for name, answers in answers_by_exploit.items():
         if on_progress is not None:
             on_progress("exploits", len(scores), len(answers_by_exploit))
@@ -187,10 +224,13 @@ def run_preflight(
     sample = choose_items(rows, seed, items)
     bounds = score_range(grader) or (0.0, 1.0)
     report = on_progress or (lambda stage, done, total: None)
+    every_label, unprobed = every_label_answer(grader, rows)
+    skipped = {"every label at once": unprobed} if unprobed else {}
 
     async def both() -> tuple[dict[str, float], dict[str, Any] | None]:
-        labels = answer_labels(grader, rows)
-        scores = await score_exploits(grader, sample, labels=labels, runtime=runtime, on_progress=report)
+        scores = await score_exploits(
+            grader, sample, every_label=every_label, runtime=runtime, on_progress=report
+        )
         base = None
         if backend is not None:
             base = await sample_base(
@@ -208,6 +248,7 @@ def run_preflight(
     flagged, warnings = check_exploits(
         scores, allow=allow, bounds=bounds, base_mean=base["reward_mean"] if base else None
     )
+    warnings += [f"'{name}' not probed: {why}" for name, why in skipped.items()]
     if base is not None and base["errored_fraction"] > 0:
         warnings.append(f"grader errors on {base['errored_fraction']:.0%} of the base model's answers")
     if base is not None and base["learnable_prompts"] == 0:
@@ -222,6 +263,7 @@ def run_preflight(
         "exploit_limit": EXPLOIT_LIMIT,
         "exploits": scores,
         "flagged": flagged,
+        "skipped": skipped,
         "base": base,
         "warnings": warnings,
         "seconds": time.perf_counter() - started,
