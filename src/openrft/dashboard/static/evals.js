@@ -3,6 +3,7 @@
 import { api, listAll } from "./api.js";
 import { histogram } from "./charts.js";
 import { badge, el, fixed, mean, pre, std, table, when } from "./dom.js";
+import { formatP, pairedDifference } from "./stats.js";
 
 const TIE = 1e-9;
 
@@ -18,6 +19,49 @@ function reference(outputItem) {
   const item = outputItem.datasource_item || {};
   return item.reference_answer === undefined ? JSON.stringify(item) : JSON.stringify(item.reference_answer);
 }
+
+// Each item's mean over its output items (one per run) of `score(outputItem)`.
+function perItemMeans(items, score) {
+  const perItem = new Map();
+  for (const it of items) perItem.set(it.datasource_item_id, [...(perItem.get(it.datasource_item_id) || []), score(it)]);
+  return new Map([...perItem].map(([k, v]) => [k, mean(v)]));
+}
+
+// The same per testing criterion, by the name in each output item's results.
+function criterionMeans(items) {
+  const names = [...new Set(items.flatMap((it) => (it.results || []).map((r) => r.name)))];
+  return new Map(names.map((n) => [n, perItemMeans(items, (it) => (it.results || []).find((r) => r.name === n)?.score ?? 0)]));
+}
+
+// Is the difference real? The combined score and each criterion, paired over the shared items.
+function significanceTable(base, other, shared, name) {
+  const measures = [["combined score", base.perItem, other.perItem]];
+  for (const [criterion, scores] of base.byCriterion) {
+    if (other.byCriterion.has(criterion) && base.byCriterion.size > 1) measures.push([criterion, scores, other.byCriterion.get(criterion)]);
+  }
+  const rows = measures.map(([label, b, o]) => {
+    const s = pairedDifference(shared.map((k) => b.get(k)), shared.map((k) => o.get(k)), { tolerance: TIE });
+    if (!s) return [label, "—", "—", "—", "—", "—", "—", "no shared items"];
+    const ci = s.ciLow === null ? "—" : `[${signed(s.ciLow)}, ${signed(s.ciHigh)}]`;
+    const cls = s.significant ? (s.ciLow > 0 ? "gain" : "loss") : "";
+    return {
+      attrs: { "data-significance": label, "data-ci": s.ciLow === null ? "" : `${s.ciLow},${s.ciHigh}`, class: cls },
+      cells: [label, fixed(mean(shared.map((k) => b.get(k)))), fixed(mean(shared.map((k) => o.get(k)))), signed(s.meanDelta), ci, formatP(s.wilcoxonP), formatP(s.signP), s.verdict],
+    };
+  });
+  return el(
+    "div",
+    {},
+    el("h3", {}, "Is the difference real?"),
+    table(["measure", name(base), name(other), "Δ mean", "95% CI of Δ", "Wilcoxon p", "sign test p", "verdict"], rows),
+    el("p", { class: "muted" }, "Paired over items (each item's mean over its runs): a bootstrap (BCa) interval of the mean difference and two-sided Wilcoxon signed-rank and sign tests, as openrft eval --compare reports them."),
+  );
+}
+
+function signed(v) {
+  return typeof v === "number" ? `${v >= 0 ? "+" : ""}${v.toFixed(3)}` : "—";
+}
+
 
 async function runItems(evalId, runId) {
   return listAll(`/v1/evals/${evalId}/runs/${runId}/output_items`);
@@ -138,9 +182,7 @@ export async function comparePage(view, params) {
     refs.map(async (ref) => {
       const [evalId, runId] = ref.split("/");
       const [run, items] = await Promise.all([api(`/v1/evals/${evalId}/runs/${runId}`), runItems(evalId, runId)]);
-      const perItem = new Map();
-      for (const it of items) perItem.set(it.datasource_item_id, [...(perItem.get(it.datasource_item_id) || []), itemScore(it)]);
-      return { run, items, perItem: new Map([...perItem].map(([k, v]) => [k, mean(v)])) };
+      return { run, items, perItem: perItemMeans(items, itemScore), byCriterion: criterionMeans(items) };
     }),
   );
   view.append(el("h1", {}, "Compare runs"));
@@ -187,6 +229,7 @@ export async function comparePage(view, params) {
         { class: "facts", "data-wtl": `${win}/${shared.length - win - loss}/${loss}` },
         `win ${win} · tie ${shared.length - win - loss} · loss ${loss} on ${shared.length} shared items; mean delta ${fixed(mean(deltas.map((x) => x.d)))}`,
       ),
+      significanceTable(base, other, shared, name),
       table(
         ["item", name(base), name(other), "delta"],
         deltas
