@@ -14,9 +14,9 @@ import uuid
 from pathlib import Path
 
 from openrft.data import load_rft_jsonl
-from openrft.evals import EvalRecord
+from openrft.evals import EvalRecord, criteria_of, graded_answer
 from openrft.models import GenerationOptions
-from openrft.server.worker._eval_run import criteria_of, graded_answer, record_outcome
+from openrft.server.worker._eval_run import record_outcome
 from openrft.store import EvalRow, EvalRunRow, JobRow, Store, now
 
 

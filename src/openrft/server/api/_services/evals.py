@@ -1,9 +1,10 @@
 """Evals, runs and output items: create (checked first), list, update, cancel, delete.
 
 An eval stores its data-source config in OpenAI's output form (``schema`` with ``item`` and,
-when asked, ``sample``) and gives each testing criterion an ``id`` (``<name>-<uuid>``). A run
-is stored ``queued``; a worker claims it, samples (``completions``/``responses``) or takes the
-given samples (``jsonl``), grades every item and writes the output items.
+when asked, ``sample``: :func:`openrft.evals.data_source_config`) and gives each testing
+criterion an ``id`` (``<name>-<uuid>``). A run is stored ``queued``; a worker claims it, samples
+(``completions``/``responses``) or takes the given samples (``jsonl``), grades every item and
+writes the output items.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import uuid
 from typing import Any
 
 from openrft.errors import GraderValidationError, InvalidRequestError
+from openrft.evals import DATA_SOURCES, data_source_config
 from openrft.graders import GraderRuntime, validate_grader
 from openrft.server._shared import ModelRegistry
 from openrft.server.api._serialize import eval_object, output_item_object, run_object
@@ -29,52 +31,7 @@ from openrft.server.api._types.evals import (
 )
 from openrft.store import ConflictError, EvalRow, EvalRunRow, FileRow, OutputItemRow, Store, now
 
-SAMPLE_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "model": {"type": "string"},
-        "choices": {"type": "array", "items": {"type": "object"}},
-        "output_text": {"type": "string"},
-        "output_json": {"type": "object"},
-        "output_tools": {"type": "array", "items": {"type": "object"}},
-    },
-    "required": ["model", "choices"],
-}
-DATA_SOURCES = ("jsonl", "completions", "responses")
 LIVE_RUN = ("queued", "in_progress")
-
-
-def output_config(config: dict[str, Any]) -> dict[str, Any]:
-    """A create-eval ``data_source_config`` in the form OpenAI returns (reference §6.2)."""
-    kind = config.get("type")
-    if kind == "custom":
-        item_schema = config.get("item_schema")
-        if not isinstance(item_schema, dict):
-            raise InvalidRequestError(
-                "data_source_config.item_schema: a JSON schema object is required",
-                param="data_source_config.item_schema",
-            )
-        with_sample = bool(config.get("include_sample_schema", False))
-        properties: dict[str, Any] = {"item": item_schema}
-        if with_sample:
-            properties["sample"] = SAMPLE_SCHEMA
-        schema = {
-            "type": "object",
-            "properties": properties,
-            "required": ["item", "sample"] if with_sample else ["item"],
-        }
-        return {"type": "custom", "schema": schema}
-    if kind in ("logs", "stored_completions"):
-        schema = {
-            "type": "object",
-            "properties": {"item": {"type": "object"}, "sample": {"type": "object"}},
-            "required": ["item", "sample"],
-        }
-        return {"type": kind, "metadata": config.get("metadata"), "schema": schema}
-    raise InvalidRequestError(
-        f"data_source_config.type: {kind!r} is not one of custom, logs, stored_completions",
-        param="data_source_config.type",
-    )
 
 
 class EvalService:
@@ -108,7 +65,7 @@ class EvalService:
         return out
 
     async def create(self, request: CreateEvalRequest) -> Eval:
-        config = output_config(request.data_source_config)
+        config = data_source_config(request.data_source_config)
         criteria = await asyncio.to_thread(self._criteria, request.testing_criteria)
         created = now()
         row = EvalRow(

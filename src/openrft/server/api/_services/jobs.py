@@ -18,11 +18,11 @@ from typing import Any
 
 from openrft.config import Settings
 from openrft.errors import GraderValidationError, InvalidRequestError
+from openrft.evals import data_source_config
 from openrft.graders import GraderRuntime, validate_grader
 from openrft.server._shared import ModelRegistry, job_event
 from openrft.server.api._serialize import checkpoint_object, event_object, job_object
 from openrft.server.api._services.chat import response_format
-from openrft.server.api._services.evals import output_config
 from openrft.server.api._services.files import check_content
 from openrft.server.api._types.common import ListPage, list_page
 from openrft.server.api._types.fine_tuning import (
@@ -62,7 +62,7 @@ def job_eval(job_id: str, grader: dict[str, Any], metadata: dict[str, str] | Non
         created_at=created,
         updated_at=created,
         eval_metadata={**(metadata or {}), "fine_tuning_job_id": job_id},
-        data_source_config=output_config(
+        data_source_config=data_source_config(
             {"type": "custom", "item_schema": {"type": "object"}, "include_sample_schema": True}
         ),
         testing_criteria=[{**grader, "name": name, "id": f"{name}-{uuid.uuid4()}"}],
