@@ -177,11 +177,17 @@ def test_demo_runs_the_whole_loop_on_smollm2(tmp_path):
         assert heading in result.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["models"]) == {"base", "fine-tuned"}
+    # the held-out comparison says whether the gain is real, and the base was not sampled twice
+    stats = summary["comparisons"][0]["significance"]
+    assert stats["items"] == 4 and stats["verdict"] in result.stdout.replace("\n", "")
+    assert "reused 4 answers of base" in result.stdout
+    assert (out / "baseline" / "summary.json").is_file()
     assert len((out / "job" / "metrics.jsonl").read_text().splitlines()) == 2
     assert (out / "job" / "best" / "adapter_config.json").is_file()
     assert "<svg" in (out / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_train_with_piped_stdout_prints_the_plan_and_a_line_per_step_while_it_runs(tmp_path, tiny_model_dir):
     rows = "".join(
         json.dumps({"messages": [{"role": "user", "content": f"count to {i}"}]}) + "\n" for i in range(8)

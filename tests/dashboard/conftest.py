@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.server.conftest import served  # noqa: F401  (a server with a job worker, for test_pages)
+from tests.services import require
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "dashboard"
 LAPTOP = (1280, 800)
@@ -28,9 +29,8 @@ def browser() -> Iterator[Any]:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
+    require("chromium")  # setup.sh installs it; a bare checkout may not have run it
     driver_path = shutil.which("chromedriver")
-    if driver_path is None:  # setup.sh installs it; a bare checkout may not have run it
-        pytest.skip("chromium-driver is not installed (run scripts/setup.sh)")
     options = webdriver.ChromeOptions()
     for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1366,900"):
         options.add_argument(arg)

@@ -17,6 +17,8 @@ import pytest
 from openrft.dashboard import STATIC_DIR, mount_dashboard
 from tests.dashboard.conftest import ARTIFACTS
 
+pytestmark = [pytest.mark.slow, pytest.mark.needs("chromium")]
+
 
 @pytest.fixture(scope="module")
 def dashboard_url() -> Iterator[str]:

@@ -21,6 +21,8 @@ from tests.dashboard.conftest import PHONE, Dashboard
 from tests.server.conftest import Running, wait_for
 from tests.server.test_jobs import FINISHED, create_job
 
+pytestmark = [pytest.mark.slow, pytest.mark.needs("chromium")]
+
 STEPS = 6
 EVAL_ITEMS = [{"question": f"the dog ran {i}", "answer": "a"} for i in range(12)]
 # The share of letters in an answer: the tiny random model's answers spread over [0, 1], so the

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROW = {"messages": [{"role": "user", "content": "2+2?"}], "reference_answer": "4"}
 
 
@@ -51,6 +53,7 @@ def test_valid_file_prints_ok_statistics_and_warnings(tmp_path):
     assert "warning: skewed reference_answer: '4' is on 3 of 4 rows (75%)" in result.stdout
 
 
+@pytest.mark.slow
 def test_json_report(tmp_path, tiny_model_dir):
     path = tmp_path / "train.jsonl"
     path.write_text(json.dumps(ROW) + "\n" + json.dumps({"messages": []}) + "\n")

@@ -4,8 +4,6 @@ graders give the reference answer full marks and a wrong answer less."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,9 +16,7 @@ from openrft.data.tasks import _grader_integer as integer_grader
 from openrft.errors import InvalidRequestError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-no_sandbox = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("bwrap") is None, reason="needs root and bubblewrap"
-)
+no_sandbox = pytest.mark.needs("root", "bwrap")
 
 
 def sample(text: str) -> dict[str, str]:

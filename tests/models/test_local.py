@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import jsonschema
@@ -95,6 +96,7 @@ SCHEMAS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("schema", SCHEMAS, ids=["flat", "nested"])
 def test_constrained_decoding_always_validates(tiny, schema):
     conversations = [_chat("the cat"), _chat("json please"), _chat("Reference: Paris.")]
@@ -146,22 +148,34 @@ def test_batching_coalesces_concurrent_requests(tiny_model_dir):
     model = LocalChatModel(tiny_model_dir)
     batches: list[int] = []
     generate = model.generate
+    queued = threading.Event()
 
     def spy(conversations, **options):
         batches.append(len(conversations))
+        if len(batches) == 1:  # hold the first batch until every request below is queued
+            assert queued.wait(60), "the requests were never all queued"
         return generate(conversations, **options)
 
     model.generate = spy  # type: ignore[method-assign]
-    batcher = BatchingChatModel(model, wait=0.3)
+    batcher = BatchingChatModel(model)
+    running = batcher.submit(_chat("hello"), temperature=0, max_tokens=4)
     texts = ["the cat", "the dog", "json please"]
     same = [batcher.submit(_chat(t), temperature=0, max_tokens=6) for t in texts]
     different = batcher.submit(_chat("the mat"), temperature=0, max_tokens=5)
+    queued.set()
     results = [future.result(timeout=60) for future in same]
-    assert len(different.result(timeout=60)[0].text) >= 0
-    assert batches == [3, 1]
+    apart = different.result(timeout=60)
+    # Requests queued behind a running batch share one batch per set of options, in order.
+    assert batches == [1, 3, 1]
     assert [r[0].text for r in results] == [
         c[0].text for c in generate([_chat(t) for t in texts], temperature=0, max_tokens=6)
     ]
+    alone = generate([_chat("the mat")], temperature=0, max_tokens=5)[0][0]
+    assert apart[0].text == alone.text
+    assert (
+        running.result(timeout=60)[0].text
+        == generate([_chat("hello")], temperature=0, max_tokens=4)[0][0].text
+    )
     batcher.close()
     with pytest.raises(RuntimeError, match="closed"):
         batcher.submit(_chat("late"), max_tokens=2)

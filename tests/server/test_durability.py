@@ -14,9 +14,12 @@ from pathlib import Path
 
 import httpx
 import openai
+import pytest
 
 from tests.server.conftest import API_KEY, free_port, rft_rows, wait_for
 from tests.server.test_jobs import A_SHARE
+
+pytestmark = pytest.mark.slow
 
 STEPS = 24
 

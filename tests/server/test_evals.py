@@ -67,6 +67,7 @@ def test_a_jsonl_run_grades_the_given_samples(served: Running) -> None:
     assert {i.datasource_item_id for i in failed} == {1, 3}
 
 
+@pytest.mark.slow
 def test_a_completions_run_samples_a_model_from_an_uploaded_file(served: Running) -> None:
     client = served.client()
     ev = make_eval(client)

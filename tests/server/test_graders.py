@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import httpx
 import openai
 import pytest
@@ -32,9 +29,7 @@ PYTHON = {
     "name": "length",
     "source": "def grade(sample, item):\n    return min(1.0, len(sample['output_text']) / item['n'])\n",
 }
-needs_sandbox = pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("bwrap") is None, reason="python graders need root and bubblewrap"
-)
+needs_sandbox = pytest.mark.needs("root", "bwrap")
 
 
 def test_run_a_string_check(client):

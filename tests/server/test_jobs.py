@@ -59,6 +59,7 @@ def create_job(
     )
 
 
+@pytest.mark.slow
 def test_an_rft_job_runs_to_a_model_that_answers(served: Running) -> None:
     client = served.client()
     job = create_job(client)

@@ -41,6 +41,7 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -
     return schemathesis.openapi.from_asgi("/openapi.json", app)
 
 
+@pytest.mark.slow
 def test_no_generated_request_gets_a_server_error(api_schema: Any) -> None:
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 30  # files, jobs, graders, evals, runs, models, chat, responses

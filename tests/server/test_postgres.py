@@ -21,6 +21,9 @@ import pytest
 
 from tests.server.conftest import Running, free_port, rft_rows, run_server, wait_for
 from tests.server.test_jobs import A_SHARE
+from tests.services import require
+
+pytestmark = [pytest.mark.slow, pytest.mark.needs("postgres")]
 
 JOBS = 4
 
@@ -32,8 +35,8 @@ def _as_postgres(command: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
+    require("postgres")
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    assert found, "PostgreSQL is not installed: run scripts/setup.sh (Debian package postgresql)"
     bin_dir = Path(found[-1]).parent
     root = Path(tempfile.mkdtemp(prefix="openrft-pg-"))
     if os.geteuid() == 0:

@@ -81,6 +81,7 @@ def _server(url: str) -> VLLMServer:
     return VLLMServer(url, api_key=KEY, timeout=120)
 
 
+@pytest.mark.slow
 def test_token_completions_and_runtime_adapters_speak_vllms_protocol(
     rollout_server, tiny_model_dir, tmp_path
 ):
@@ -125,6 +126,7 @@ def _logprobs(model: Any, prompt: list[int], completion: list[int]) -> list[floa
     return logits.log_softmax(-1).gather(-1, torch.tensor(completion)[:, None]).squeeze(-1).tolist()
 
 
+@pytest.mark.slow
 def test_grpo_rollouts_come_over_http_from_the_previous_policy_version(
     rollout_server, tiny_model_dir, tmp_path
 ):
@@ -209,6 +211,7 @@ def test_grpo_rollouts_come_over_http_from_the_previous_policy_version(
     assert not any(flags for r in records for flags in r["errors"].values())
 
 
+@pytest.mark.slow
 def test_a_front_server_serves_ft_models_as_adapters_on_the_rollout_server(
     rollout_server, tiny_model_dir, tmp_path
 ):

@@ -67,6 +67,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.Popen[bytes]:
         )
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_resume_ends_like_an_uninterrupted_run(tmp_path, tiny_model_dir, reference):
     config = make_config(tmp_path, tiny_model_dir, A_SHARE, train_rows=8, **JOB)
     grader = tmp_path / "grader.json"
@@ -109,6 +110,7 @@ def test_sigkill_mid_run_then_resume_ends_like_an_uninterrupted_run(tmp_path, ti
     assert sum(e["type"] == "metrics" for e in events) == STEPS
 
 
+@pytest.mark.slow
 def test_pause_checkpoints_and_a_resumed_job_ends_like_an_uninterrupted_one(
     tmp_path, tiny_model_dir, reference
 ):

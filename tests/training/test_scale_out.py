@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from openrft.training import accelerate_command
 from openrft.training._checkpoints import checkpoints
 from tests.training.helpers import A_SHARE, metrics, write_rows
 
 
+@pytest.mark.slow
 def test_two_processes_train_one_job_through_accelerate(tmp_path, tiny_model_dir):
     from tests.test_cli import openrft
 
@@ -32,10 +35,10 @@ def test_two_processes_train_one_job_through_accelerate(tmp_path, tiny_model_dir
     steps = [json.loads(line) for line in (out / "rollouts.jsonl").read_text().splitlines()]
     assert [len(s["groups"]) for s in steps] == [2, 2]
     final = checkpoints(out / "checkpoints")[2]
-    assert (final / "rng_state_0.pth").is_file() and (final / "rng_state_1.pth").is_file()
+    # Each process saves its own RNG state (rng_state_<rank>.pth); one process alone writes rng_state.pth.
+    assert sorted(p.name for p in final.glob("rng_state*.pth")) == ["rng_state_0.pth", "rng_state_1.pth"]
     assert (out / "best" / "model.safetensors").is_file()
-    log = (out / "launch.log").read_text()
-    assert "gloo" in log or "MULTI_CPU" in log or rows  # the log is kept for diagnosis
+    assert (out / "launch.log").is_file()  # the processes' output, kept for diagnosis
 
 
 def test_the_launch_command_uses_torchrun_or_the_given_config(tmp_path):
