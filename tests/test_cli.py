@@ -155,7 +155,7 @@ def test_demo_runs_the_whole_loop_on_smollm2(tmp_path):
         "--train-items",
         "8",
         "--valid-items",
-        "2",
+        "4",
         "--runs",
         "1",
     )
