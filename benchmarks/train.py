@@ -136,7 +136,7 @@ def run_trl(model: str, source: str, train: Path, hp: Hyperparameters, out: Path
         model=policy,
         processing_class=tokenizer,
         reward_funcs=[reward],
-        args=_grpo_config(resolved, hp, out, 1, None),
+        args=_grpo_config(resolved, hp, out, 1),
         train_dataset=Dataset.from_list([{"prompt": r["messages"]} for r in rows]),
         peft_config=lora,
         callbacks=[Stamp()],
