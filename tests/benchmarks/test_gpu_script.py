@@ -13,6 +13,7 @@ import pytest
 SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu.py"
 
 
+@pytest.mark.slow
 def test_the_gpu_check_runs_on_the_cpu_in_dry_run_mode(tmp_path):
     out = tmp_path / "gpu.json"
     done = subprocess.run(
