@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
@@ -17,9 +16,7 @@ SLOW_PYTHON = {
 }
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("bwrap") is None, reason="python graders need root and bubblewrap"
-)
+@pytest.mark.needs("root", "bwrap")  # python graders run in the sandbox
 def test_an_eval_run_grades_with_the_workers_own_grader_timeout(tmp_path):
     from openrft.server.worker import start_worker_threads
 

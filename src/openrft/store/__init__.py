@@ -6,7 +6,9 @@
 
 Tables mirror OpenAI's resources (files, fine-tuning jobs with events and checkpoints, evals,
 eval runs and output items, models, saved graders). A job is claimed by one worker, held by
-heartbeats, and taken back when its worker stops heartbeating (see ``_queue.py``).
+heartbeats, and taken back when its worker stops heartbeating (see ``_queue.py``). The store
+owns the statuses (:class:`JobStatus`, :class:`RunStatus`: OpenAI's spellings) and the schema:
+a new database gets the current tables, an older one is upgraded by ``migrations/``.
 """
 
 from openrft.store._db import Database, normalize_url, sqlite_url
@@ -14,9 +16,17 @@ from openrft.store._errors import ConflictError, NotFoundError, PayloadTooLargeE
 from openrft.store._files import FILE_PREFIX, FileStore
 from openrft.store._ids import is_valid_id, new_id
 from openrft.store._queue import Reaped, WorkQueue
+from openrft.store._status import (
+    FINISHED_JOB_STATUSES,
+    LIVE_JOB_STATUSES,
+    LIVE_RUN_STATUSES,
+    JobStatus,
+    OutputItemStatus,
+    QueueStatuses,
+    RunStatus,
+)
 from openrft.store._store import Store, default_data_dir, now
 from openrft.store._tables import (
-    SCHEMA_VERSION,
     CheckpointRow,
     EvalRow,
     EvalRunRow,
@@ -27,9 +37,13 @@ from openrft.store._tables import (
     OutputItemRow,
     SavedGraderRow,
 )
+from openrft.store.migrations import LATEST as SCHEMA_VERSION
 
 __all__ = [
     "FILE_PREFIX",
+    "FINISHED_JOB_STATUSES",
+    "LIVE_JOB_STATUSES",
+    "LIVE_RUN_STATUSES",
     "SCHEMA_VERSION",
     "CheckpointRow",
     "ConflictError",
@@ -40,11 +54,15 @@ __all__ = [
     "FileStore",
     "JobEventRow",
     "JobRow",
+    "JobStatus",
     "ModelRow",
     "NotFoundError",
     "OutputItemRow",
+    "OutputItemStatus",
     "PayloadTooLargeError",
+    "QueueStatuses",
     "Reaped",
+    "RunStatus",
     "SavedGraderRow",
     "Store",
     "WorkQueue",

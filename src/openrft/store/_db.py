@@ -6,7 +6,8 @@ failing with "database is locked") and foreign keys on. Write transactions start
 ``BEGIN IMMEDIATE``: a deferred transaction that reads and then writes can fail at once when
 another process wrote in between (SQLite cannot upgrade a stale snapshot), whatever the timeout.
 
-Tables are created on start; the ``schema_version`` row says which layout the file holds.
+On start a new database gets the current tables; an older one is upgraded by the numbered
+steps in ``migrations/``; the ``schema_version`` row says which step the database is at.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from openrft.errors import InvalidRequestError
-from openrft.store._tables import SCHEMA_VERSION, Base, Meta
+from openrft.store._tables import Base, Meta
+from openrft.store.migrations import LATEST, migrations
 
 log = logging.getLogger(__name__)
 
@@ -98,22 +100,45 @@ class Database:
         with self._writer.begin() as session:
             yield session
 
-    def create_schema(self) -> None:
-        """Create missing tables and record (or check) the schema version."""
+    def upgrade_schema(self) -> int:
+        """Create a new database's tables, or upgrade an older one; returns the version it was at (0: new)."""
         with self.write() as session:
-            # Several processes may start at once: serialize the check-then-create.
+            # Several processes may start at once: one creates or upgrades, the others then see it done.
             if self.dialect == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(7261)"))
-            Base.metadata.create_all(session.connection())
-            row = session.execute(select(Meta).where(Meta.key == "schema_version")).scalar_one_or_none()
-            if row is None:
-                session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(row.value) != SCHEMA_VERSION:
+            connection = session.connection()
+            found = recorded_version(connection)
+            if found == 0:
+                Base.metadata.create_all(connection)
+            elif found > LATEST:
                 raise InvalidRequestError(
-                    f"the database holds schema version {row.value}, this openrft needs {SCHEMA_VERSION}; "
-                    "use a new --data-dir or --database-url",
+                    f"the database holds schema version {found}, newer than this openrft's {LATEST}; "
+                    "upgrade openrft, or use a new --data-dir or --database-url",
                     param="database_url",
                 )
+            else:
+                for step in migrations()[found:]:
+                    log.info("upgrading the database schema: %04d_%s", step.number, step.name)
+                    step.upgrade(connection)
+            stamp_version(connection, LATEST)
+        return found
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def recorded_version(connection: Connection) -> int:
+    """The schema version a database is at; 0 for an empty one."""
+    if not inspect(connection).has_table(Meta.__tablename__):
+        return 0
+    value = connection.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar_one_or_none()
+    return int(value) if value is not None else 0
+
+
+def stamp_version(connection: Connection, version: int) -> None:
+    """Record that the database is at schema ``version``."""
+    table = Meta.__table__
+    if connection.execute(select(Meta.value).where(Meta.key == "schema_version")).first() is None:
+        connection.execute(table.insert().values(key="schema_version", value=str(version)))
+    else:
+        connection.execute(table.update().where(table.c.key == "schema_version").values(value=str(version)))

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 
 from openrft.store._db import Database
+from openrft.store._status import QueueStatuses
 from openrft.store._tables import EvalRunRow, JobRow
 
 
@@ -32,23 +33,24 @@ class Reaped:
     id: str
     worker_id: str
     status: str
-    """Its status afterwards: ``queued`` (will resume) or ``failed`` (out of attempts)."""
+    """Its status afterwards: queued (will resume) or failed (out of attempts), or unchanged."""
 
 
 class WorkQueue:
-    """The queue over one table (:class:`JobRow` or :class:`EvalRunRow`)."""
+    """The queue over one table: :class:`JobRow` (``JOB_QUEUE``) or :class:`EvalRunRow` (``RUN_QUEUE``)."""
 
     def __init__(
         self,
         db: Database,
         table: type[JobRow] | type[EvalRunRow],
+        statuses: QueueStatuses,
         *,
-        running: str,
         max_attempts: int = 5,
     ):
         self.db = db
         self.table = table
-        self.running = running
+        self.statuses = statuses
+        self.running = statuses.running
         """The running status: ``running`` for jobs, ``in_progress`` for eval runs."""
         self.max_attempts = max_attempts
 
@@ -60,7 +62,9 @@ class WorkQueue:
             with self.db.write() as session:
                 query = (
                     select(t.id)
-                    .where(t.status == "queued", or_(t.worker_id.is_(None), t.lease_expires_at < now))
+                    .where(
+                        t.status == self.statuses.queued, or_(t.worker_id.is_(None), t.lease_expires_at < now)
+                    )
                     .order_by(t.seq)
                     .limit(1)
                 )
@@ -71,7 +75,7 @@ class WorkQueue:
                     return None
                 result = session.execute(
                     update(t)
-                    .where(t.id == ident, t.status == "queued")
+                    .where(t.id == ident, t.status == self.statuses.queued)
                     .values(
                         status=self.running,
                         worker_id=worker_id,
@@ -136,8 +140,9 @@ class WorkQueue:
             for row in rows:
                 status, extra = row.status, {}
                 if status == self.running:
-                    status = "failed" if row.attempts >= self.max_attempts else "queued"
-                if status == "failed":
+                    out_of_attempts = row.attempts >= self.max_attempts
+                    status = self.statuses.failed if out_of_attempts else self.statuses.queued
+                if status == self.statuses.failed:
                     extra["error"] = {
                         "code": "worker_lost",
                         "message": f"the worker running it stopped responding {row.attempts} times; "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -21,14 +21,17 @@ from openrft.store._db import Database, sqlite_url
 from openrft.store._errors import NotFoundError
 from openrft.store._files import FileStore
 from openrft.store._queue import WorkQueue
+from openrft.store._status import JOB_QUEUE, RUN_QUEUE, OutputItemStatus, RunStatus
 from openrft.store._tables import (
     Base,
     CheckpointRow,
+    EvalRow,
     EvalRunRow,
     FileRow,
     JobEventRow,
     JobRow,
     ModelRow,
+    OutputItemRow,
 )
 
 Row = TypeVar("Row", bound=Base)
@@ -72,10 +75,10 @@ class Store:
         self.data_dir = Path(data_dir).expanduser()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(database_url or sqlite_url(self.data_dir))
-        self.db.create_schema()
+        self.db.upgrade_schema()
         self.files = FileStore(self.data_dir / "files")
-        self.jobs = WorkQueue(self.db, JobRow, running="running", max_attempts=max_attempts)
-        self.runs = WorkQueue(self.db, EvalRunRow, running="in_progress", max_attempts=max_attempts)
+        self.jobs = WorkQueue(self.db, JobRow, JOB_QUEUE, max_attempts=max_attempts)
+        self.runs = WorkQueue(self.db, EvalRunRow, RUN_QUEUE, max_attempts=max_attempts)
 
     def close(self) -> None:
         self.db.close()
@@ -149,10 +152,94 @@ class Store:
         with self.db.read() as session:
             return set(session.execute(select(table.id)).scalars())  # type: ignore[attr-defined]
 
+    def _all(self, query: Any) -> list[Any]:
+        with self.db.read() as session:
+            return list(session.execute(query).scalars())
+
     # --- files ---
     def sweep_files(self) -> int:
         """Remove uploaded bytes left without a row (an upload killed half-way)."""
         return self.files.sweep(self.ids(FileRow))
+
+    def files_page(
+        self, *, purpose: str | None, after: str | None, limit: int, order: Order
+    ) -> tuple[list[FileRow], bool]:
+        where = [FileRow.purpose == purpose] if purpose else []
+        return self.page(FileRow, after=after, limit=limit, order=order, where=where)
+
+    # --- jobs ---
+    def jobs_page(
+        self, *, after: str | None, limit: int, metadata: Mapping[str, str] | None = None
+    ) -> tuple[list[JobRow], bool]:
+        """Jobs newest first; with ``metadata``, only those whose metadata has every pair."""
+        if not metadata:
+            return self.page(JobRow, after=after, limit=limit)
+        # Metadata lives in a JSON column (no portable query): filter here, job lists are short.
+        rows = self._all(select(JobRow).order_by(JobRow.seq.desc()))
+        matching = [r for r in rows if all((r.job_metadata or {}).get(k) == v for k, v in metadata.items())]
+        return _slice_after(matching, after, limit, "job")
+
+    def set_job_progress(self, job_id: str, step: int | None, total_steps: int | None) -> None:
+        self.update(JobRow, job_id, step=step, total_steps=total_steps)
+
+    def job_events_page(
+        self, job_id: str, *, after: str | None, limit: int
+    ) -> tuple[list[JobEventRow], bool]:
+        """A job's events, newest first."""
+        return self.page(JobEventRow, after=after, limit=limit, where=[JobEventRow.job_id == job_id])
+
+    def checkpoints_page(
+        self, job_id: str, *, after: str | None, limit: int
+    ) -> tuple[list[CheckpointRow], bool]:
+        """A job's checkpoints, newest first."""
+        return self.page(CheckpointRow, after=after, limit=limit, where=[CheckpointRow.job_id == job_id])
+
+    def checkpoints_of(self, job_ids: Collection[str]) -> list[CheckpointRow]:
+        """Every checkpoint of these jobs (one query for a page of jobs)."""
+        return self._all(select(CheckpointRow).where(CheckpointRow.job_id.in_(list(job_ids))))
+
+    def checkpoint_steps(self, job_id: str) -> set[int]:
+        """The steps at which ``job_id`` has a recorded checkpoint."""
+        return set(self._all(select(CheckpointRow.step_number).where(CheckpointRow.job_id == job_id)))
+
+    def latest_checkpoint(self, job_id: str) -> CheckpointRow | None:
+        """The checkpoint of ``job_id`` recorded last."""
+        query = select(CheckpointRow).where(CheckpointRow.job_id == job_id).order_by(CheckpointRow.seq.desc())
+        rows = self._all(query.limit(1))
+        return rows[0] if rows else None
+
+    # --- evals, runs, output items ---
+    def evals_page(
+        self, *, after: str | None, limit: int, order: Order, order_by: Literal["created_at", "updated_at"]
+    ) -> tuple[list[EvalRow], bool]:
+        if order_by == "created_at":
+            return self.page(EvalRow, after=after, limit=limit, order=order)
+        keys = (EvalRow.updated_at, EvalRow.seq)
+        rows = self._all(select(EvalRow).order_by(*(k.desc() if order == "desc" else k.asc() for k in keys)))
+        return _slice_after(rows, after, limit, "eval")
+
+    def runs_page(
+        self, eval_id: str, *, after: str | None, limit: int, order: Order, status: RunStatus | None
+    ) -> tuple[list[EvalRunRow], bool]:
+        where = [EvalRunRow.eval_id == eval_id] + ([EvalRunRow.status == status] if status else [])
+        return self.page(EvalRunRow, after=after, limit=limit, order=order, where=where)
+
+    def job_runs(self, job_id: str) -> list[EvalRunRow]:
+        """The eval runs a fine-tuning job recorded (its validations)."""
+        return self._all(
+            select(EvalRunRow).where(EvalRunRow.job_id == job_id).order_by(EvalRunRow.seq.desc())
+        )
+
+    def output_items_page(
+        self, run_id: str, *, after: str | None, limit: int, order: Order, status: OutputItemStatus | None
+    ) -> tuple[list[OutputItemRow], bool]:
+        where = [OutputItemRow.run_id == run_id] + ([OutputItemRow.status == status] if status else [])
+        return self.page(OutputItemRow, after=after, limit=limit, order=order, where=where)
+
+    def output_item_indexes(self, run_id: str) -> set[int]:
+        """The rows (``datasource_item_id``) of ``run_id`` that already have an output item."""
+        query = select(OutputItemRow.datasource_item_id).where(OutputItemRow.run_id == run_id)
+        return set(self._all(query))
 
     # --- job events ---
     def add_job_events(self, job_id: str, events: Sequence[dict[str, Any]], *, source: str = "server") -> int:
@@ -229,3 +316,13 @@ class Store:
     def models(self) -> list[ModelRow]:
         with self.db.read() as session:
             return list(session.execute(select(ModelRow).order_by(ModelRow.seq)).scalars())
+
+
+def _slice_after(rows: list[Row], after: str | None, limit: int, noun: str) -> tuple[list[Row], bool]:
+    """The page of ``rows`` (already filtered and ordered) that follows the row ``after``."""
+    if after:
+        ids = [r.id for r in rows]  # type: ignore[attr-defined]
+        if after not in ids:
+            raise InvalidRequestError(f"after: no {noun} with id {after!r} in this list", param="after")
+        rows = rows[ids.index(after) + 1 :]
+    return rows[:limit], len(rows) > limit

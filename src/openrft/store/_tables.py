@@ -8,16 +8,40 @@ string ``id``. Queued work (fine-tuning jobs, eval runs) carries the queue colum
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
-"""Bumped with every change to these tables (no migrations yet: a mismatch is refused on start)."""
+from openrft.store._status import JobStatus, OutputItemStatus, RunStatus
 
 # SQLite integer primary keys must be INTEGER to autoincrement; PostgreSQL gets BIGINT.
 SeqType = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def status_type(enum: type[StrEnum], length: int) -> Enum:
+    """A status column: the member's string in a VARCHAR (no database enum type, no CHECK), so a
+    new status needs no migration; a string outside the enum is refused before it is written."""
+    return Enum(
+        enum,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
 
 
 class Base(DeclarativeBase):
@@ -48,9 +72,8 @@ class FileRow(Base):
 
 
 class QueueColumns:
-    """Columns of work that workers claim: status, holder and lease, attempts."""
+    """Columns of work that workers claim: holder and lease, attempts (and each table's ``status``)."""
 
-    status: Mapped[str] = mapped_column(String(32), index=True)
     worker_id: Mapped[str | None] = mapped_column(String(128), default=None)
     lease_expires_at: Mapped[float | None] = mapped_column(Float, default=None)
     """Unix time after which the holder is presumed dead and the work is taken back."""
@@ -63,6 +86,7 @@ class QueueColumns:
 class JobRow(QueueColumns, Base):
     __tablename__ = "fine_tuning_jobs"
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    status: Mapped[JobStatus] = mapped_column(status_type(JobStatus, 32), index=True)
     id: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[int] = mapped_column(BigInteger)
     model: Mapped[str] = mapped_column(Text)
@@ -144,6 +168,7 @@ class EvalRow(Base):
 class EvalRunRow(QueueColumns, Base):
     __tablename__ = "eval_runs"
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    status: Mapped[RunStatus] = mapped_column(status_type(RunStatus, 32), index=True)
     id: Mapped[str] = mapped_column(String(64), unique=True)
     eval_id: Mapped[str] = mapped_column(ForeignKey("evals.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(Text)
@@ -155,7 +180,7 @@ class EvalRunRow(QueueColumns, Base):
     per_model_usage: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     per_testing_criteria_results: Mapped[list[Any] | None] = mapped_column(JSON, default=None)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    job_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    job_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
     """Set for the validation runs a fine-tuning job records."""
 
 
@@ -170,7 +195,7 @@ class OutputItemRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("eval_runs.id", ondelete="CASCADE"))
     eval_id: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[OutputItemStatus] = mapped_column(status_type(OutputItemStatus, 16))
     datasource_item_id: Mapped[int] = mapped_column(Integer)
     datasource_item: Mapped[dict[str, Any]] = mapped_column(JSON)
     results: Mapped[list[Any]] = mapped_column(JSON)

@@ -26,7 +26,7 @@ from openrft.evals import (
 )
 from openrft.graders import GraderRuntime
 from openrft.server._shared import stored_model_registry
-from openrft.store import EvalRow, EvalRunRow, OutputItemRow, Store, now
+from openrft.store import EvalRow, EvalRunRow, OutputItemRow, OutputItemStatus, RunStatus, Store, now
 
 
 async def _sample_and_grade(
@@ -59,10 +59,7 @@ async def _sample_and_grade(
 def record_outcome(store: Store, run: EvalRunRow, ev: EvalRow, graded: list[GradedItem]) -> dict[str, Any]:
     """Write the output items (once each) and return the run's result fields."""
     outcome = run_outcome(ev.testing_criteria, graded, run.model)
-    existing = {
-        r.datasource_item_id
-        for r in store.page(OutputItemRow, limit=1_000_000, where=[OutputItemRow.run_id == run.id])[0]
-    }
+    existing = store.output_item_indexes(run.id)
     for item in outcome.output_items:
         if item.datasource_item_id in existing:
             continue
@@ -72,7 +69,7 @@ def record_outcome(store: Store, run: EvalRunRow, ev: EvalRow, graded: list[Grad
                 run_id=run.id,
                 eval_id=run.eval_id,
                 created_at=now(),
-                status=item.status,
+                status=OutputItemStatus(item.status),
                 datasource_item_id=item.datasource_item_id,
                 datasource_item=item.datasource_item,
                 results=item.results,
@@ -101,8 +98,8 @@ def run_eval_run(store: Store, run_id: str, core: Settings) -> None:
     except OpenRFTError as exc:
         store.runs.transition(
             run_id,
-            {"in_progress"},
-            "failed",
+            {RunStatus.IN_PROGRESS},
+            RunStatus.FAILED,
             error={"code": exc.code or "invalid_request", "message": exc.message},
         )
         return
@@ -110,11 +107,11 @@ def run_eval_run(store: Store, run_id: str, core: Settings) -> None:
         traceback.print_exc()
         store.runs.transition(
             run_id,
-            {"in_progress"},
-            "failed",
+            {RunStatus.IN_PROGRESS},
+            RunStatus.FAILED,
             error={"code": "internal_error", "message": f"{type(exc).__name__}: {exc}"},
         )
         return
     finally:
         runtime.close()
-    store.runs.transition(run_id, {"in_progress"}, "completed", **fields)
+    store.runs.transition(run_id, {RunStatus.IN_PROGRESS}, RunStatus.COMPLETED, **fields)

@@ -24,10 +24,13 @@ from openrft.errors import OpenRFTError
 from openrft.server._shared import fine_tuned_name, job_event, stored_model_registry
 from openrft.server.worker._process import die_with_parent, read_handoff
 from openrft.server.worker._validation import drop_validations_after, record_validation, recorded_steps
-from openrft.store import CheckpointRow, JobRow, ModelRow, Store, new_id, now
+from openrft.store import CheckpointRow, JobRow, JobStatus, ModelRow, Store, new_id, now
 from openrft.training import read_jsonl
 
 log = logging.getLogger("openrft.executor")
+
+_HELD = {JobStatus.RUNNING, JobStatus.PAUSED}
+"""The statuses of a job its executor still holds (a paused one finishes its step first)."""
 
 
 class TrainingMirror:
@@ -52,7 +55,7 @@ class TrainingMirror:
             self.store.add_job_events(self.job.id, [event], source="training")
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
         if event.get("type") == "metrics":
-            self.store.update(JobRow, self.job.id, step=data.get("step"), total_steps=data.get("total_steps"))
+            self.store.set_job_progress(self.job.id, data.get("step"), data.get("total_steps"))
             if data.get("full_valid_mean_reward") is not None:
                 record_validation(self.store, self.job, int(data["step"]), self.checkpoint_name(data["step"]))
         if "checkpoint" in data:
@@ -82,12 +85,7 @@ class TrainingMirror:
             data = event.get("data") or {}
             if isinstance(data, dict) and "checkpoint" in data and Path(data["checkpoint"]).is_dir():
                 present[int(data["step"])] = {**data, "created_at": event.get("created_at") or now()}
-        known = {
-            row.step_number
-            for row in self.store.page(
-                CheckpointRow, limit=1_000_000, where=[CheckpointRow.job_id == self.job.id]
-            )[0]
-        }
+        known = self.store.checkpoint_steps(self.job.id)
         for step, data in sorted(present.items()):
             if step in known:
                 continue
@@ -116,9 +114,7 @@ class TrainingMirror:
 
 def _fail(store: Store, job_id: str, code: str, message: str, param: str | None = None) -> None:
     error = {"code": code, "message": message, "param": param}
-    store.jobs.transition(
-        job_id, {"running", "paused"}, "failed", error=error, finished_at=now(), control=None
-    )
+    store.jobs.transition(job_id, _HELD, JobStatus.FAILED, error=error, finished_at=now(), control=None)
     store.add_job_events(job_id, [job_event(f"Job failed: {message}", level="error")])
 
 
@@ -194,8 +190,8 @@ def run_job(store: Store, job_id: str, worker_id: str, core: Settings) -> None:
             )
         done = store.jobs.transition(
             job_id,
-            {"running", "paused"},
-            "succeeded",
+            _HELD,
+            JobStatus.SUCCEEDED,
             fine_tuned_model=name if best is not None else None,
             finished_at=now(),
             control=None,
@@ -209,8 +205,8 @@ def run_job(store: Store, job_id: str, worker_id: str, core: Settings) -> None:
 
 
 def _latest_checkpoint(store: Store, job_id: str) -> Path | None:
-    rows, _ = store.page(CheckpointRow, limit=1, where=[CheckpointRow.job_id == job_id])
-    return Path(rows[0].path) if rows else None
+    row = store.latest_checkpoint(job_id)
+    return Path(row.path) if row is not None else None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ import threading
 from openrft.config import Settings
 from openrft.server._shared import ServerSettings, job_event
 from openrft.server.worker._process import describe_exit, spawn_executor, stop_child
-from openrft.store import EvalRunRow, JobRow, Store, WorkQueue, new_id
+from openrft.store import EvalRunRow, JobRow, JobStatus, Store, WorkQueue, new_id
 
 log = logging.getLogger("openrft.worker")
 
@@ -68,7 +68,7 @@ class Worker:
     def reap(self) -> None:
         """Take work back from workers that stopped heartbeating."""
         for reaped in self.store.jobs.reap():
-            if reaped.status == "queued":
+            if reaped.status == JobStatus.QUEUED:
                 message = (
                     f"Worker {reaped.worker_id} stopped responding; "
                     "the job is queued to resume from its last checkpoint"
@@ -105,7 +105,10 @@ class Worker:
                 pass
             if stop.is_set():
                 stop_child(proc)
-                if queue.release(ident, self.id, expected={queue.running}, status="queued") and kind == "job":
+                requeued = queue.release(
+                    ident, self.id, expected={queue.running}, status=queue.statuses.queued
+                )
+                if requeued and kind == "job":
                     self.store.add_job_events(
                         ident, [job_event("Worker stopping; the job is queued to resume")]
                     )
@@ -117,7 +120,7 @@ class Worker:
                 stop_child(proc, grace=0.0)
                 return
             status, control = beat
-            if status in ("cancelled", "canceled", "failed"):
+            if status in queue.statuses.stopped:
                 stop_child(proc)
                 break
             if control == "pause" and not paused:
@@ -140,7 +143,11 @@ class Worker:
                 else {"code": "executor_crashed", "message": f"the process running it ended with {where}"}
             )
             queue.release(
-                ident, self.id, expected={queue.running}, status="queued" if retry else "failed", error=error
+                ident,
+                self.id,
+                expected={queue.running},
+                status=queue.statuses.queued if retry else queue.statuses.failed,
+                error=error,
             )
             if kind == "job":
                 message = f"The job's process ended with {describe_exit(code)}; " + (
@@ -148,7 +155,8 @@ class Worker:
                 )
                 self.store.add_job_events(ident, [job_event(message, level="warn" if retry else "error")])
         else:
-            control = {"control": None} if row.status != "running" else {}
+            # A pause request stays on a job that is running again (claimed by another worker).
+            control = {"control": None} if row.status != JobStatus.RUNNING else {}
             queue.release(ident, self.id, **control)
         log.info("worker %s: %s %s ended (%s)", self.id, kind, ident, describe_exit(code))
 

@@ -17,17 +17,12 @@ from openrft.data import load_rft_jsonl
 from openrft.evals import EvalRecord, criteria_of, graded_answer
 from openrft.models import GenerationOptions
 from openrft.server.worker._eval_run import record_outcome
-from openrft.store import EvalRow, EvalRunRow, JobRow, Store, now
+from openrft.store import EvalRow, EvalRunRow, JobRow, RunStatus, Store, now
 
 
 def _step_of(run: EvalRunRow) -> int | None:
     step = (run.run_metadata or {}).get("step")
     return int(step) if isinstance(step, int | str) and str(step).isdigit() else None
-
-
-def _job_runs(store: Store, job: JobRow) -> list[EvalRunRow]:
-    runs, _ = store.page(EvalRunRow, limit=1_000_000, where=[EvalRunRow.job_id == job.id])
-    return runs
 
 
 def record_validation(store: Store, job: JobRow, step: int, model: str) -> str | None:
@@ -36,7 +31,7 @@ def record_validation(store: Store, job: JobRow, step: int, model: str) -> str |
     path = store.job_dir(job.id) / "validation" / f"step-{step}.jsonl"
     if ev is None or job.validation_file is None or not path.exists():
         return None
-    for run in _job_runs(store, job):
+    for run in store.job_runs(job.id):
         if _step_of(run) == step:
             store.delete(EvalRunRow, run.id)
     rows = load_rft_jsonl(Path(store.files.path(job.validation_file)), "valid").rows
@@ -65,12 +60,12 @@ def record_validation(store: Store, job: JobRow, step: int, model: str) -> str |
         },
         run_metadata={"fine_tuning_job_id": job.id, "step": str(step)},
         result_counts={"total": 0, "errored": 0, "failed": 0, "passed": 0},
-        status="in_progress",
+        status=RunStatus.IN_PROGRESS,
         job_id=job.id,
     )
     store.add(run)
     fields = record_outcome(store, run, ev, graded)
-    store.runs.transition(run.id, {"in_progress"}, "completed", **fields)
+    store.runs.transition(run.id, {RunStatus.IN_PROGRESS}, RunStatus.COMPLETED, **fields)
     return run.id
 
 
@@ -78,14 +73,14 @@ def recorded_steps(store: Store, job: JobRow) -> set[int]:
     """The validation steps of ``job`` recorded in full (a run cut short by a kill is redone)."""
     return {
         step
-        for run in _job_runs(store, job)
-        if run.status == "completed" and (step := _step_of(run)) is not None
+        for run in store.job_runs(job.id)
+        if run.status == RunStatus.COMPLETED and (step := _step_of(run)) is not None
     }
 
 
 def drop_validations_after(store: Store, job: JobRow, step: int) -> None:
     """Forget the validation runs of steps a resumed job is about to redo."""
-    for run in _job_runs(store, job):
+    for run in store.job_runs(job.id):
         run_step = _step_of(run)
         if run_step is not None and run_step > step:
             store.delete(EvalRunRow, run.id)

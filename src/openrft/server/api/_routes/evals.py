@@ -16,9 +16,9 @@ from openrft.server.api._types.evals import (
     EvalRun,
     EvalRunDeleted,
     OutputItem,
-    RunStatus,
     UpdateEvalRequest,
 )
+from openrft.store import OutputItemStatus, RunStatus
 
 router = APIRouter(prefix="/v1/evals", tags=["evals"], responses=ERROR_RESPONSES)
 Limit = Annotated[int, Query(ge=1, le=1000)]
@@ -96,7 +96,7 @@ def list_output_items(
     after: str | None = None,
     limit: Limit = 20,
     order: Order = "asc",
-    status: Literal["pass", "fail"] | None = None,
+    status: OutputItemStatus | None = None,
 ) -> ListPage[OutputItem]:
     return state.evals.output_items(eval_id, run_id, after=after, limit=limit, order=order, status=status)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Any
+from typing import Any, Literal
 
 from openrft.errors import GraderValidationError, InvalidRequestError
 from openrft.evals import DATA_SOURCES, data_source_config
@@ -29,9 +29,20 @@ from openrft.server.api._types.evals import (
     OutputItem,
     UpdateEvalRequest,
 )
-from openrft.store import ConflictError, EvalRow, EvalRunRow, FileRow, OutputItemRow, Store, now
+from openrft.store import (
+    LIVE_RUN_STATUSES,
+    ConflictError,
+    EvalRow,
+    EvalRunRow,
+    FileRow,
+    OutputItemRow,
+    OutputItemStatus,
+    RunStatus,
+    Store,
+    now,
+)
 
-LIVE_RUN = ("queued", "in_progress")
+Order = Literal["asc", "desc"]
 
 
 class EvalService:
@@ -83,18 +94,11 @@ class EvalService:
     def get(self, eval_id: str) -> Eval:
         return eval_object(self.store.get(EvalRow, eval_id, param="eval_id"))
 
-    def list(self, *, after: str | None, limit: int, order: str, order_by: str) -> ListPage[Eval]:
-        if order_by == "created_at":
-            rows, more = self.store.page(EvalRow, after=after, limit=limit, order=order)  # type: ignore[arg-type]
-            return list_page([eval_object(r) for r in rows], more)
-        everything, _ = self.store.page(EvalRow, limit=1_000_000, order="asc")
-        everything.sort(key=lambda r: (r.updated_at, r.seq), reverse=order == "desc")
-        if after:
-            ids = [r.id for r in everything]
-            if after not in ids:
-                raise InvalidRequestError(f"after: no eval with id {after!r} in this list", param="after")
-            everything = everything[ids.index(after) + 1 :]
-        return list_page([eval_object(r) for r in everything[:limit]], len(everything) > limit)
+    def list(
+        self, *, after: str | None, limit: int, order: Order, order_by: Literal["created_at", "updated_at"]
+    ) -> ListPage[Eval]:
+        rows, more = self.store.evals_page(after=after, limit=limit, order=order, order_by=order_by)
+        return list_page([eval_object(r) for r in rows], more)
 
     def update(self, eval_id: str, request: UpdateEvalRequest) -> Eval:
         self.store.get(EvalRow, eval_id, param="eval_id")
@@ -176,7 +180,7 @@ class EvalService:
             data_source=request.data_source,
             run_metadata=request.metadata,
             result_counts={"total": 0, "errored": 0, "failed": 0, "passed": 0},
-            status="queued",
+            status=RunStatus.QUEUED,
             job_id=job_id,
         )
         self.store.add(row)
@@ -190,19 +194,17 @@ class EvalService:
         return run_object(self._run(eval_id, run_id))
 
     def list_runs(
-        self, eval_id: str, *, after: str | None, limit: int, order: str, status: str | None
+        self, eval_id: str, *, after: str | None, limit: int, order: Order, status: RunStatus | None
     ) -> ListPage[EvalRun]:
         self.store.get(EvalRow, eval_id, param="eval_id")
-        where = [EvalRunRow.eval_id == eval_id] + ([EvalRunRow.status == status] if status else [])
-        rows, more = self.store.page(EvalRunRow, after=after, limit=limit, order=order, where=where)  # type: ignore[arg-type]
+        rows, more = self.store.runs_page(eval_id, after=after, limit=limit, order=order, status=status)
         return list_page([run_object(r) for r in rows], more)
 
     def cancel_run(self, eval_id: str, run_id: str) -> EvalRun:
-        row = self._run(eval_id, run_id)
-        if row.status not in LIVE_RUN or not self.store.runs.transition(run_id, LIVE_RUN, "canceled"):
-            raise ConflictError(
-                f"Run {run_id} cannot be canceled: its status is {row.status!r}", param="run_id"
-            )
+        self._run(eval_id, run_id)
+        if not self.store.runs.transition(run_id, LIVE_RUN_STATUSES, RunStatus.CANCELED):
+            current = self.store.get(EvalRunRow, run_id).status
+            raise ConflictError(f"Run {run_id} cannot be canceled: its status is '{current}'", param="run_id")
         return self.get_run(eval_id, run_id)
 
     def delete_run(self, eval_id: str, run_id: str) -> EvalRunDeleted:
@@ -212,11 +214,19 @@ class EvalService:
 
     # --- output items ---
     def output_items(
-        self, eval_id: str, run_id: str, *, after: str | None, limit: int, order: str, status: str | None
+        self,
+        eval_id: str,
+        run_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        order: Order,
+        status: OutputItemStatus | None,
     ) -> ListPage[OutputItem]:
         self._run(eval_id, run_id)
-        where = [OutputItemRow.run_id == run_id] + ([OutputItemRow.status == status] if status else [])
-        rows, more = self.store.page(OutputItemRow, after=after, limit=limit, order=order, where=where)  # type: ignore[arg-type]
+        rows, more = self.store.output_items_page(
+            run_id, after=after, limit=limit, order=order, status=status
+        )
         return list_page([output_item_object(r) for r in rows], more)
 
     def output_item(self, eval_id: str, run_id: str, item_id: str) -> OutputItem:

@@ -12,6 +12,7 @@ import json
 import unicodedata
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Literal
 
 from fastapi import UploadFile
 
@@ -135,9 +136,10 @@ class FileService:
             raise NotFoundError(f"No File object found with id {file_id!r} (it expired)", param="file_id")
         return row
 
-    def list(self, *, purpose: str | None, after: str | None, limit: int, order: str) -> ListPage[FileObject]:
-        where = [FileRow.purpose == purpose] if purpose else []
-        rows, more = self.store.page(FileRow, after=after, limit=limit, order=order, where=where)  # type: ignore[arg-type]
+    def list(
+        self, *, purpose: str | None, after: str | None, limit: int, order: Literal["asc", "desc"]
+    ) -> ListPage[FileObject]:
+        rows, more = self.store.files_page(purpose=purpose, after=after, limit=limit, order=order)
         return list_page([file_object(r) for r in rows], more)
 
     def get(self, file_id: str) -> FileObject:

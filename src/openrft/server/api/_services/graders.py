@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
 from openrft.graders import (
     GraderRuntime,
@@ -52,8 +52,8 @@ class GraderService:
         )
         return saved_grader_object(self.store.add(row))
 
-    def list(self, *, after: str | None, limit: int, order: str) -> ListPage[SavedGrader]:
-        rows, more = self.store.page(SavedGraderRow, after=after, limit=limit, order=order)  # type: ignore[arg-type]
+    def list(self, *, after: str | None, limit: int, order: Literal["asc", "desc"]) -> ListPage[SavedGrader]:
+        rows, more = self.store.page(SavedGraderRow, after=after, limit=limit, order=order)
         return list_page([saved_grader_object(r) for r in rows], more)
 
     def get(self, grader_id: str) -> SavedGrader:

@@ -13,7 +13,7 @@ import asyncio
 import json
 import secrets
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from openrft.config import Settings
@@ -26,7 +26,6 @@ from openrft.server.api._services.chat import response_format
 from openrft.server.api._services.files import check_content
 from openrft.server.api._types.common import ListPage, list_page
 from openrft.server.api._types.fine_tuning import (
-    FINISHED,
     CreateFineTuningJobRequest,
     FineTuningJob,
     FineTuningJobCheckpoint,
@@ -35,12 +34,12 @@ from openrft.server.api._types.fine_tuning import (
     RolloutSteps,
 )
 from openrft.store import (
-    CheckpointRow,
+    LIVE_JOB_STATUSES,
     ConflictError,
     EvalRow,
     FileRow,
-    JobEventRow,
     JobRow,
+    JobStatus,
     Store,
     new_id,
     now,
@@ -183,7 +182,7 @@ class JobService:
             method=method,
             job_metadata=request.metadata,
             integrations=request.integrations,
-            status="validating_files",
+            status=JobStatus.VALIDATING_FILES,
             result_files=[],
         )
         if request.validation_file is not None:
@@ -192,7 +191,7 @@ class JobService:
             job.eval_id = ev.id
         self.store.add(job)
         self.store.add_job_events(job.id, [job_event(f"Validating training file: {request.training_file}")])
-        self.store.jobs.transition(job.id, {"validating_files"}, "queued")
+        self.store.jobs.transition(job.id, {JobStatus.VALIDATING_FILES}, JobStatus.QUEUED)
         self.store.add_job_events(job.id, [job_event("Files validated, moving job to queued state")])
         return self.get(job.id)
 
@@ -203,9 +202,8 @@ class JobService:
         Every validation saves a checkpoint and pruning always keeps the best one, so the
         checkpoints' maximum is the best validation (one query for a whole page of jobs).
         """
-        rows, _ = self.store.page(CheckpointRow, limit=1_000_000, where=[CheckpointRow.job_id.in_(job_ids)])
         best: dict[str, float] = {}
-        for row in rows:
+        for row in self.store.checkpoints_of(job_ids):
             value = (row.metrics or {}).get("valid_reward_mean")
             if isinstance(value, int | float) and value > best.get(row.job_id, float("-inf")):
                 best[row.job_id] = float(value)
@@ -221,33 +219,17 @@ class JobService:
     def list(
         self, *, after: str | None, limit: int, metadata: dict[str, str] | None
     ) -> ListPage[FineTuningJob]:
-        if not metadata:
-            rows, more = self.store.page(JobRow, after=after, limit=limit)
-            return list_page(self._objects(rows), more)
-        # Metadata lives in a JSON column: filter here (job lists are short), then paginate.
-        everything, _ = self.store.page(JobRow, limit=1_000_000)
-        matching = [
-            r for r in everything if all((r.job_metadata or {}).get(k) == v for k, v in metadata.items())
-        ]
-        if after:
-            ids = [r.id for r in matching]
-            if after not in ids:
-                raise InvalidRequestError(f"after: no job with id {after!r} in this list", param="after")
-            matching = matching[ids.index(after) + 1 :]
-        return list_page(self._objects(matching[:limit]), len(matching) > limit)
+        rows, more = self.store.jobs_page(after=after, limit=limit, metadata=metadata)
+        return list_page(self._objects(rows), more)
 
     def events(self, job_id: str, *, after: str | None, limit: int) -> ListPage[FineTuningJobEvent]:
         self.store.get(JobRow, job_id, param="fine_tuning_job_id")
-        rows, more = self.store.page(
-            JobEventRow, after=after, limit=limit, where=[JobEventRow.job_id == job_id]
-        )
+        rows, more = self.store.job_events_page(job_id, after=after, limit=limit)
         return list_page([event_object(r) for r in rows], more)
 
     def checkpoints(self, job_id: str, *, after: str | None, limit: int) -> ListPage[FineTuningJobCheckpoint]:
         self.store.get(JobRow, job_id, param="fine_tuning_job_id")
-        rows, more = self.store.page(
-            CheckpointRow, after=after, limit=limit, where=[CheckpointRow.job_id == job_id]
-        )
+        rows, more = self.store.checkpoints_page(job_id, after=after, limit=limit)
         return list_page([checkpoint_object(r) for r in rows], more)
 
     def metrics(self, job_id: str) -> JobMetrics:
@@ -277,38 +259,38 @@ class JobService:
         return RolloutSteps(data=list(found[-1].get("groups", [])))
 
     # --- control ---
-    def _move(self, job_id: str, expected: set[str], to: str, verb: str, **values: Any) -> FineTuningJob:
-        row = self.store.get(JobRow, job_id, param="fine_tuning_job_id")
-        if row.status not in expected or not self.store.jobs.transition(job_id, expected, to, **values):
+    def _move(
+        self, job_id: str, expected: Collection[JobStatus], to: JobStatus, verb: str, **values: Any
+    ) -> FineTuningJob:
+        self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+        if not self.store.jobs.transition(job_id, expected, to, **values):
             current = self.store.get(JobRow, job_id).status
             raise ConflictError(
-                f"Job {job_id} cannot be {verb}: its status is {current!r}", param="fine_tuning_job_id"
+                f"Job {job_id} cannot be {verb}: its status is '{current}'", param="fine_tuning_job_id"
             )
         return self.get(job_id)
 
     def cancel(self, job_id: str) -> FineTuningJob:
-        live = {"validating_files", "queued", "running", "paused"}
-        job = self._move(job_id, live, "cancelled", "cancelled", finished_at=now(), control=None)
+        job = self._move(
+            job_id, LIVE_JOB_STATUSES, JobStatus.CANCELLED, "cancelled", finished_at=now(), control=None
+        )
         self.store.add_job_events(job_id, [job_event("Job cancelled")])
         return job
 
     def pause(self, job_id: str) -> FineTuningJob:
-        row = self.store.get(JobRow, job_id, param="fine_tuning_job_id")
-        if row.status == "queued":
-            job = self._move(job_id, {"queued"}, "paused", "paused")
-        else:
-            job = self._move(job_id, {"running"}, "paused", "paused", control="pause")
+        self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+        # A queued job just waits; a running one is asked to checkpoint and stop. Queued first:
+        # a worker may claim it meanwhile, and then it is paused as a running job.
+        if not self.store.jobs.transition(job_id, {JobStatus.QUEUED}, JobStatus.PAUSED):
+            self._move(job_id, {JobStatus.RUNNING}, JobStatus.PAUSED, "paused", control="pause")
         self.store.add_job_events(
             job_id, [job_event("Job paused: the current step finishes and is checkpointed")]
         )
-        return job
+        return self.get(job_id)
 
     def resume(self, job_id: str) -> FineTuningJob:
-        job = self._move(job_id, {"paused"}, "queued", "resumed", control=None)
+        job = self._move(job_id, {JobStatus.PAUSED}, JobStatus.QUEUED, "resumed", control=None)
         self.store.add_job_events(
             job_id, [job_event("Job resumed: queued to continue from its last checkpoint")]
         )
         return job
-
-    def finished(self, job_id: str) -> bool:
-        return self.store.get(JobRow, job_id).status in FINISHED

@@ -6,8 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-RunStatus = Literal["queued", "in_progress", "completed", "canceled", "failed"]
-"""Evals spell it ``canceled`` (fine-tuning says ``cancelled``; reference §8.7)."""
+from openrft.store import OutputItemStatus, RunStatus
 
 
 class CreateEvalRequest(BaseModel):
@@ -88,6 +87,7 @@ class EvalRun(BaseModel):
     object: Literal["eval.run"] = "eval.run"
     eval_id: str
     status: RunStatus
+    """Evals spell it ``canceled`` (fine-tuning says ``cancelled``; reference §8.7)."""
     model: str | None
     name: str
     created_at: int
@@ -122,8 +122,8 @@ class OutputItem(BaseModel):
     run_id: str
     eval_id: str
     created_at: int
-    status: str
-    """``pass`` or ``fail`` (``error`` when sampling or every grader failed)."""
+    status: OutputItemStatus
+    """``pass`` when the row passed every criterion without a grading error, else ``fail``."""
     datasource_item_id: int
     datasource_item: dict[str, Any]
     results: list[OutputItemResult]

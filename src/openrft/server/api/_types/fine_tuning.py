@@ -6,9 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-JobStatus = Literal["validating_files", "queued", "running", "succeeded", "failed", "cancelled", "paused"]
-"""The SDK's six statuses plus ``paused`` (reference §8.5)."""
-FINISHED: tuple[str, ...] = ("succeeded", "failed", "cancelled")
+from openrft.store import JobStatus
 
 
 class ReinforcementMethod(BaseModel):
@@ -83,6 +81,7 @@ class FineTuningJob(BaseModel):
     result_files: list[str] = []
     seed: int
     status: JobStatus
+    """The SDK's six statuses plus ``paused`` (reference §8.5)."""
     trained_tokens: int | None = None
     training_file: str
     validation_file: str | None = None
