@@ -129,6 +129,8 @@ class ServerRollouts(TrainerCallback):
             by_count.setdefault(count, []).append(index)
         sampled: dict[int, list[Any]] = {}
         model = self.name(self.version)
+        # Seeded by the step, so a resumed job asks for the same samples as an uninterrupted one.
+        step = trainer.state.global_step if trainer is not None else self._calls
         for count, indexes in by_count.items():
             rows = self.server.complete_tokens(
                 model,
@@ -137,7 +139,7 @@ class ServerRollouts(TrainerCallback):
                 temperature=self.temperature,
                 top_p=self.top_p,
                 max_tokens=self.max_tokens,
-                seed=None if self.seed is None else self.seed + 1000 * self._calls + count,
+                seed=None if self.seed is None else self.seed + 7919 * step + count,
                 regex=self.regex,
             )
             sampled.update(zip(indexes, rows, strict=True))
