@@ -81,6 +81,8 @@ class ServingModels:
         """Adapters loaded through ``/v1/load_lora_adapter`` (kept until unloaded or restart)."""
         self._attached: dict[str, OrderedDict[str, None]] = {}
         """Per base: the adapter names attached to its loaded model, least recently used first."""
+        self._registered_adapters: dict[str, Adapter] = {}
+        """``ft:`` models that are LoRA adapters, with their base (resolved once per name)."""
         self._remote_loaded: set[str] = set()
         self._lock = asyncio.Lock()
 
@@ -161,12 +163,16 @@ class ServingModels:
     async def _registered_adapter(self, model: str, param: str) -> Adapter | None:
         from openrft.models._lora import adapter_base, is_adapter
 
-        reference = self.registry.reference(model, param=param)
+        reference = self.registry.reference(model, param=param)  # a 404 for unknown names, every time
+        known = self._registered_adapters.get(model)
+        if known is not None and known.path == Path(reference):
+            return known
         folder = Path(reference)
         if not folder.is_absolute() or not is_adapter(folder):
             return None
         base = await asyncio.to_thread(adapter_base, folder, self.core.cache_dir)
-        return Adapter(model, folder, str(Path(base).resolve()), now())
+        adapter = self._registered_adapters[model] = Adapter(model, folder, str(Path(base).resolve()), now())
+        return adapter
 
     @asynccontextmanager
     async def _attached_to(self, adapter: Adapter) -> AsyncIterator[SamplingBackend]:
