@@ -18,6 +18,7 @@ test-fast: setup lint
 lint: setup
 	.venv/bin/ruff check src tests benchmarks scripts
 	.venv/bin/ruff format --check src tests benchmarks scripts
+	.venv/bin/python scripts/check_imports.py
 
 format: setup
 	.venv/bin/ruff format src tests benchmarks scripts

@@ -11,13 +11,14 @@ from fastapi.security import HTTPBearer
 from openrft.config import Settings
 from openrft.graders import GraderRuntime
 from openrft.server._shared import ModelRegistry, ServerSettings
+from openrft.server.api._services.cache import ModelCache
 from openrft.server.api._services.chat import ChatService
 from openrft.server.api._services.completions import CompletionService
 from openrft.server.api._services.evals import EvalService
 from openrft.server.api._services.files import FileService
 from openrft.server.api._services.graders import GraderService
 from openrft.server.api._services.jobs import JobService
-from openrft.server.api._services.models import ModelCache, ModelService
+from openrft.server.api._services.models import ModelService
 from openrft.server.api._services.serving import ServingModels
 from openrft.store import Store
 

@@ -35,7 +35,7 @@ from openrft.models import (
     VLLMServer,
 )
 from openrft.server._shared import ModelNotFound, ModelRegistry, ServerSettings
-from openrft.server.api._services.models import ModelCache
+from openrft.server.api._services.cache import ModelCache
 from openrft.store import now
 
 log = logging.getLogger("openrft.server")
