@@ -1,4 +1,4 @@
-"""The process that runs one claimed job or eval run: ``python -m openrft.server._executor job ID``.
+"""The process that runs one claimed job or eval run: ``python -m openrft.server.worker._executor job ID``.
 
 A fine-tuning job runs :func:`openrft.training.run_training` in the job's folder
 (``DATA_DIR/jobs/<id>``); training resumes by itself from the latest complete checkpoint
