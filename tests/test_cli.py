@@ -182,6 +182,11 @@ def test_demo_runs_the_whole_loop_on_smollm2(tmp_path):
     assert stats["items"] == 4 and stats["verdict"] in result.stdout.replace("\n", "")
     assert "reused 4 answers of base" in result.stdout
     assert (out / "baseline" / "summary.json").is_file()
+    # the held-out comparison says whether the gain is real, and the base was not sampled twice
+    stats = summary["comparisons"][0]["significance"]
+    assert stats["items"] == 4 and stats["verdict"] in result.stdout.replace("\n", "")
+    assert "reused 4 answers of base" in result.stdout
+    assert (out / "baseline" / "summary.json").is_file()
     assert len((out / "job" / "metrics.jsonl").read_text().splitlines()) == 2
     assert (out / "job" / "best" / "adapter_config.json").is_file()
     assert "<svg" in (out / "report.html").read_text()
