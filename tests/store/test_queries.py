@@ -40,6 +40,7 @@ def add_job(store: Store, metadata: dict[str, str] | None = None, **values: Any)
         job_metadata=metadata,
         result_files=[],
         status=JobStatus.QUEUED,
+        project="default",
         **values,
     )
     return store.add(row)
@@ -47,7 +48,13 @@ def add_job(store: Store, metadata: dict[str, str] | None = None, **values: Any)
 
 def add_eval(store: Store, ident: str, updated_at: int) -> EvalRow:
     row = EvalRow(
-        id=ident, name=ident, created_at=1, updated_at=updated_at, data_source_config={}, testing_criteria=[]
+        id=ident,
+        name=ident,
+        created_at=1,
+        updated_at=updated_at,
+        data_source_config={},
+        testing_criteria=[],
+        project="default",
     )
     return store.add(row)
 
@@ -62,6 +69,7 @@ def add_run(store: Store, eval_id: str, status: RunStatus, job_id: str | None = 
         result_counts={},
         status=status,
         job_id=job_id,
+        project="default",
     )
     return store.add(row)
 
@@ -70,23 +78,23 @@ def test_jobs_filtered_by_metadata_page_newest_first(store):
     a = add_job(store, {"team": "qa"})
     add_job(store, {"team": "ml"})
     c = add_job(store, {"team": "qa", "run": "2"})
-    first, more = store.jobs_page(after=None, limit=1, metadata={"team": "qa"})
+    first, more = store.jobs_page(project=None, after=None, limit=1, metadata={"team": "qa"})
     assert [r.id for r in first] == [c.id] and more
-    rest, more = store.jobs_page(after=c.id, limit=10, metadata={"team": "qa"})
+    rest, more = store.jobs_page(project=None, after=c.id, limit=10, metadata={"team": "qa"})
     assert [r.id for r in rest] == [a.id] and not more
     with pytest.raises(InvalidRequestError, match="no job with id"):
-        store.jobs_page(after="ftjob-elsewhere", limit=10, metadata={"team": "qa"})
+        store.jobs_page(project=None, after="ftjob-elsewhere", limit=10, metadata={"team": "qa"})
 
 
 def test_evals_page_by_last_update(store):
     add_eval(store, "eval_a", updated_at=30)
     add_eval(store, "eval_b", updated_at=10)
     add_eval(store, "eval_c", updated_at=20)
-    newest, more = store.evals_page(after=None, limit=2, order="desc", order_by="updated_at")
+    newest, more = store.evals_page(project=None, after=None, limit=2, order="desc", order_by="updated_at")
     assert [r.id for r in newest] == ["eval_a", "eval_c"] and more
-    oldest, _ = store.evals_page(after="eval_b", limit=5, order="asc", order_by="updated_at")
+    oldest, _ = store.evals_page(project=None, after="eval_b", limit=5, order="asc", order_by="updated_at")
     assert [r.id for r in oldest] == ["eval_c", "eval_a"]
-    created, _ = store.evals_page(after=None, limit=5, order="asc", order_by="created_at")
+    created, _ = store.evals_page(project=None, after=None, limit=5, order="asc", order_by="created_at")
     assert [r.id for r in created] == ["eval_a", "eval_b", "eval_c"]
 
 

@@ -4,6 +4,9 @@
 (uploaded bytes), ``DATA_DIR/jobs/<job_id>/`` (a job's training folder: checkpoints,
 events, metrics, rollouts) and ``DATA_DIR/runs/<run_id>/`` (an eval run's results file).
 Several processes (the API, workers) open the same store; every write is one transaction.
+
+Every resource belongs to a project (``project`` column). The named queries that list take
+``project``: the project to list, or None for every project (what an admin key sees).
 """
 
 from __future__ import annotations
@@ -14,12 +17,13 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 
 from openrft.errors import InvalidRequestError
 from openrft.store._db import Database, sqlite_url
 from openrft.store._errors import NotFoundError
 from openrft.store._files import FileStore
+from openrft.store._keys import KeyStore
 from openrft.store._queue import WorkQueue
 from openrft.store._status import JOB_QUEUE, RUN_QUEUE, OutputItemStatus, RunStatus
 from openrft.store._tables import (
@@ -32,6 +36,7 @@ from openrft.store._tables import (
     JobRow,
     ModelRow,
     OutputItemRow,
+    SavedGraderRow,
 )
 
 Row = TypeVar("Row", bound=Base)
@@ -47,6 +52,11 @@ NOUNS = {
     "eval_output_items": "output item",
     "saved_graders": "saved grader",
 }
+
+
+def _owned(table: Any, project: str | None) -> list[Any]:
+    """The WHERE clause that keeps ``project``'s rows (nothing for None: every project's)."""
+    return [] if project is None else [table.project == project]
 
 
 def default_data_dir() -> Path:
@@ -79,6 +89,7 @@ class Store:
         self.files = FileStore(self.data_dir / "files")
         self.jobs = WorkQueue(self.db, JobRow, JOB_QUEUE, max_attempts=max_attempts)
         self.runs = WorkQueue(self.db, EvalRunRow, RUN_QUEUE, max_attempts=max_attempts)
+        self.keys = KeyStore(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -162,20 +173,26 @@ class Store:
         return self.files.sweep(self.ids(FileRow))
 
     def files_page(
-        self, *, purpose: str | None, after: str | None, limit: int, order: Order
+        self, *, project: str | None, purpose: str | None, after: str | None, limit: int, order: Order
     ) -> tuple[list[FileRow], bool]:
-        where = [FileRow.purpose == purpose] if purpose else []
+        where = _owned(FileRow, project) + ([FileRow.purpose == purpose] if purpose else [])
         return self.page(FileRow, after=after, limit=limit, order=order, where=where)
 
     # --- jobs ---
     def jobs_page(
-        self, *, after: str | None, limit: int, metadata: Mapping[str, str] | None = None
+        self,
+        *,
+        project: str | None,
+        after: str | None,
+        limit: int,
+        metadata: Mapping[str, str] | None = None,
     ) -> tuple[list[JobRow], bool]:
         """Jobs newest first; with ``metadata``, only those whose metadata has every pair."""
+        where = _owned(JobRow, project)
         if not metadata:
-            return self.page(JobRow, after=after, limit=limit)
+            return self.page(JobRow, after=after, limit=limit, where=where)
         # Metadata lives in a JSON column (no portable query): filter here, job lists are short.
-        rows = self._all(select(JobRow).order_by(JobRow.seq.desc()))
+        rows = self._all(select(JobRow).where(*where).order_by(JobRow.seq.desc()))
         matching = [r for r in rows if all((r.job_metadata or {}).get(k) == v for k, v in metadata.items())]
         return _slice_after(matching, after, limit, "job")
 
@@ -210,12 +227,20 @@ class Store:
 
     # --- evals, runs, output items ---
     def evals_page(
-        self, *, after: str | None, limit: int, order: Order, order_by: Literal["created_at", "updated_at"]
+        self,
+        *,
+        project: str | None,
+        after: str | None,
+        limit: int,
+        order: Order,
+        order_by: Literal["created_at", "updated_at"],
     ) -> tuple[list[EvalRow], bool]:
+        where = _owned(EvalRow, project)
         if order_by == "created_at":
-            return self.page(EvalRow, after=after, limit=limit, order=order)
+            return self.page(EvalRow, after=after, limit=limit, order=order, where=where)
         keys = (EvalRow.updated_at, EvalRow.seq)
-        rows = self._all(select(EvalRow).order_by(*(k.desc() if order == "desc" else k.asc() for k in keys)))
+        ordered = (k.desc() if order == "desc" else k.asc() for k in keys)
+        rows = self._all(select(EvalRow).where(*where).order_by(*ordered))
         return _slice_after(rows, after, limit, "eval")
 
     def runs_page(
@@ -240,6 +265,13 @@ class Store:
         """The rows (``datasource_item_id``) of ``run_id`` that already have an output item."""
         query = select(OutputItemRow.datasource_item_id).where(OutputItemRow.run_id == run_id)
         return set(self._all(query))
+
+    # --- saved graders ---
+    def graders_page(
+        self, *, project: str | None, after: str | None, limit: int, order: Order
+    ) -> tuple[list[SavedGraderRow], bool]:
+        where = _owned(SavedGraderRow, project)
+        return self.page(SavedGraderRow, after=after, limit=limit, order=order, where=where)
 
     # --- job events ---
     def add_job_events(self, job_id: str, events: Sequence[dict[str, Any]], *, source: str = "server") -> int:
@@ -313,9 +345,19 @@ class Store:
             session.execute(delete(ModelRow).where(ModelRow.id == model.id))
             session.add(model)
 
-    def models(self) -> list[ModelRow]:
-        with self.db.read() as session:
-            return list(session.execute(select(ModelRow).order_by(ModelRow.seq)).scalars())
+    def models(self, project: str | None) -> list[ModelRow]:
+        """The models ``project`` may use: base models (no owner) and its own; None: every model."""
+        query = select(ModelRow).order_by(ModelRow.seq)
+        if project is not None:
+            query = query.where(or_(ModelRow.project.is_(None), ModelRow.project == project))
+        return self._all(query)
+
+    def find_model(self, name: str, project: str | None) -> ModelRow | None:
+        """The model ``name`` if ``project`` may use it (None: any project's), else None."""
+        row = self.find(ModelRow, name)
+        if row is None or project is None or row.project in (None, project):
+            return row
+        return None
 
 
 def _slice_after(rows: list[Row], after: str | None, limit: int, noun: str) -> tuple[list[Row], bool]:

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Enum,
     Float,
     ForeignKey,
@@ -22,6 +23,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -56,7 +59,24 @@ class Meta(Base):
     value: Mapped[str] = mapped_column(Text)
 
 
-class FileRow(Base):
+DEFAULT_PROJECT = "default"
+"""The project of the keys in ``OPENRFT_API_KEYS`` (and of rows written before projects existed)."""
+
+
+class Owned:
+    """A resource that belongs to one project: only that project's keys (and admin keys) see it."""
+
+    project: Mapped[str] = mapped_column(String(64), server_default=DEFAULT_PROJECT, index=True)
+
+
+@event.listens_for(Owned, "before_insert", propagate=True)
+def _require_project(_mapper: Any, _connection: Any, row: Owned) -> None:
+    # Fail closed: a row written without an owner must not silently join the default project.
+    if not row.project:
+        raise ValueError(f"{type(row).__name__} {getattr(row, 'id', '')!r} has no owner project")
+
+
+class FileRow(Owned, Base):
     __tablename__ = "files"
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -83,7 +103,7 @@ class QueueColumns:
     """A request to the running executor: ``pause`` (``cancel`` is a status of its own)."""
 
 
-class JobRow(QueueColumns, Base):
+class JobRow(Owned, QueueColumns, Base):
     __tablename__ = "fine_tuning_jobs"
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
     status: Mapped[JobStatus] = mapped_column(status_type(JobStatus, 32), index=True)
@@ -149,9 +169,11 @@ class ModelRow(Base):
     created_at: Mapped[int] = mapped_column(BigInteger)
     owned_by: Mapped[str] = mapped_column(String(64))
     job_id: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    project: Mapped[str | None] = mapped_column(String(64), default=None, index=True)
+    """The project of the job that made it; None for base models, which every project may use."""
 
 
-class EvalRow(Base):
+class EvalRow(Owned, Base):
     __tablename__ = "evals"
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
     id: Mapped[str] = mapped_column(String(64), unique=True)
@@ -165,7 +187,7 @@ class EvalRow(Base):
     """As returned (each criterion with its ``id``)."""
 
 
-class EvalRunRow(QueueColumns, Base):
+class EvalRunRow(Owned, QueueColumns, Base):
     __tablename__ = "eval_runs"
     seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
     status: Mapped[RunStatus] = mapped_column(status_type(RunStatus, 32), index=True)
@@ -202,7 +224,7 @@ class OutputItemRow(Base):
     sample: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
 
-class SavedGraderRow(Base):
+class SavedGraderRow(Owned, Base):
     """A grader saved from the dashboard's playground (an openrft addition)."""
 
     __tablename__ = "saved_graders"
@@ -212,3 +234,22 @@ class SavedGraderRow(Base):
     grader: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class ApiKeyRow(Base):
+    """An API key of one project, stored as a salted SHA-256 digest (the key itself is shown once)."""
+
+    __tablename__ = "api_keys"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    project: Mapped[str] = mapped_column(String(64), index=True)
+    admin: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
+    """An admin key sees and changes every project's resources."""
+    name: Mapped[str | None] = mapped_column(Text, default=None)
+    salt: Mapped[str] = mapped_column(String(64))
+    digest: Mapped[str] = mapped_column(String(64))
+    """Hex SHA-256 of the salt's bytes followed by the key's secret part."""
+    redacted: Mapped[str] = mapped_column(String(64))
+    """The key's prefix and last characters, to recognise it in a list."""
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    revoked_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
