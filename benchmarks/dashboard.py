@@ -137,6 +137,7 @@ def write_job(store: Store, steps: int, grader: Any, seed: int) -> str:
             total_steps=steps,
             finished_at=now(),
             fine_tuned_model=f"ft:tiny:openrft:bench:{job_id.removeprefix('ftjob-')}",
+            project="default",
         )
     )
     rows = [synthetic_metrics(step, steps, grader, rng) for step in range(1, steps + 1)]
