@@ -153,7 +153,7 @@ def test_demo_runs_the_whole_loop_on_smollm2(tmp_path):
         "--steps",
         "2",
         "--train-items",
-        "8",
+        "4",
         "--valid-items",
         "4",
         "--runs",
@@ -164,7 +164,8 @@ def test_demo_runs_the_whole_loop_on_smollm2(tmp_path):
         capture_output=True,
         text=True,
         cwd=tmp_path,
-        timeout=900,
+        # A bound against a hang only: ~15 min were seen with three other test runs on 2 cores.
+        timeout=1800,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     for heading in (
@@ -177,11 +178,6 @@ def test_demo_runs_the_whole_loop_on_smollm2(tmp_path):
         assert heading in result.stdout
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["models"]) == {"base", "fine-tuned"}
-    # the held-out comparison says whether the gain is real, and the base was not sampled twice
-    stats = summary["comparisons"][0]["significance"]
-    assert stats["items"] == 4 and stats["verdict"] in result.stdout.replace("\n", "")
-    assert "reused 4 answers of base" in result.stdout
-    assert (out / "baseline" / "summary.json").is_file()
     # the held-out comparison says whether the gain is real, and the base was not sampled twice
     stats = summary["comparisons"][0]["significance"]
     assert stats["items"] == 4 and stats["verdict"] in result.stdout.replace("\n", "")
