@@ -15,6 +15,20 @@ CHATML = (
     " + '<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}"
     "{% endif %}"
 )
+TOOL_CHATML = (
+    "{%- if tools %}<|im_start|>system\nYou may call these tools:\n<tools>\n"
+    "{% for tool in tools %}{{ tool | tojson }}\n{% endfor %}</tools>\n"
+    'Call one as <tool_call>\n{"name": ..., "arguments": ...}\n</tool_call><|im_end|>\n{% endif %}'
+    "{%- for message in messages %}"
+    "{%- if message.role == 'tool' %}<|im_start|>user\n<tool_response>\n{{ message.content }}\n"
+    "</tool_response><|im_end|>\n"
+    "{% elif message.tool_calls %}<|im_start|>assistant\n{% for call in message.tool_calls %}<tool_call>\n"
+    "{{ {'name': call.function.name, 'arguments': call.function.arguments} | tojson }}\n</tool_call>"
+    "{% endfor %}<|im_end|>\n"
+    "{% else %}<|im_start|>{{ message.role }}\n{{ message.content }}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+"""ChatML with tools the Hermes/Qwen way: definitions in a system turn, calls as ``<tool_call>`` JSON."""
 CORPUS = [
     "user assistant system the cat sat on the mat and the dog ran",
     'json {"result": 0.5, "steps": [{"description": "ok", "conclusion": "yes"}]}',
@@ -55,12 +69,15 @@ def build_tokenizer(kind: str = "metaspace", corpus: list[str] | None = None) ->
     return tokenizer
 
 
-def build_tiny_model(path: Path, *, seed: int = 0, hidden_size: int = 64, layers: int = 2) -> Path:
+def build_tiny_model(
+    path: Path, *, seed: int = 0, hidden_size: int = 64, layers: int = 2, chat_template: str = CHATML
+) -> Path:
     """Save a random tiny Llama chat model (weights + tokenizer) to ``path`` and return it."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = build_tokenizer()
+    tokenizer.chat_template = chat_template
     config = LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=hidden_size,

@@ -12,14 +12,18 @@ The lower layer stays public: :func:`resolve_model_path` turns a name or file in
 :class:`LocalChatModel` generates from it (or wraps a model in memory: ``from_loaded``).
 """
 
-from openrft.models._backend import Conversation, GenerationOptions, LocalBackend, SamplingBackend
+from openrft.models._backend import Conversation, GenerationOptions, LocalBackend, LocalRun, SamplingBackend
+from openrft.models._batching import BatchingChatModel
 from openrft.models._constrained import schema_regex, token_bytes
+from openrft.models._generation import Generation
 from openrft.models._hub import HubId, parse_hub_id
-from openrft.models._local import BatchingChatModel, Completion, LocalChatModel, select_device
+from openrft.models._local import Completion, LocalChatModel, select_device
 from openrft.models._open import accepted_forms, open_backend
 from openrft.models._reasoning import count_reasoning_tokens, estimate_reasoning_tokens
 from openrft.models._remote import RemoteBackend
 from openrft.models._resolve import PACKAGED_MODELS, PackagedModel, convert_gguf, resolve_model_path
+from openrft.models._scheduler import GenerationScheduler
+from openrft.models._tools import ToolCall, check_tools
 from openrft.models._vllm import TokenCompletion, VLLMServer
 
 __all__ = [
@@ -27,16 +31,21 @@ __all__ = [
     "BatchingChatModel",
     "Completion",
     "Conversation",
+    "Generation",
     "GenerationOptions",
+    "GenerationScheduler",
     "HubId",
     "LocalBackend",
     "LocalChatModel",
+    "LocalRun",
     "PackagedModel",
     "RemoteBackend",
     "SamplingBackend",
     "TokenCompletion",
+    "ToolCall",
     "VLLMServer",
     "accepted_forms",
+    "check_tools",
     "convert_gguf",
     "count_reasoning_tokens",
     "estimate_reasoning_tokens",

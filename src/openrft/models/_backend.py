@@ -8,11 +8,13 @@ OpenAI-compatible endpoint.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from openrft.models._local import Completion, LocalChatModel
+from openrft.models._generation import Completion, Generation
+from openrft.models._local import LocalChatModel
 
 Message = Mapping[str, Any]
 Conversation = Sequence[Message]
@@ -32,6 +34,18 @@ class GenerationOptions:
     it is to remote ones."""
     logprobs: int | None = None
     """Return each token's log-probability and this many alternatives (0–20); local backends."""
+    logit_bias: Mapping[int, float] | None = None
+    """OpenAI's ``logit_bias``: token id → a value added to its logit (-100 bans it)."""
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    """OpenAI's penalties on tokens already in the answer (local backends)."""
+    tools: Sequence[Mapping[str, Any]] | None = None
+    """OpenAI function tools shown to the model; its calls come back in ``Completion.tool_calls``."""
+    tool_choice: Any = None
+    """``none``, ``auto`` (the default), ``required`` or ``{"type": "function", "function": {"name"}}``."""
+    parallel_tool_calls: bool = True
+    max_time: float | None = None
+    """Seconds after which generation stops (``finish_reason`` ``length``); local backends."""
 
     @property
     def json_schema(self) -> Mapping[str, Any] | None:
@@ -73,24 +87,84 @@ class SamplingBackend(Protocol):
         ...
 
 
-class LocalBackend:
-    """A :class:`LocalChatModel` behind the backend interface (one batch at a time, off the loop)."""
+class LocalRun:
+    """One generation on a :class:`LocalBackend`, seen from asyncio: its tokens as they come, then
+    its completions. Leaving ``async with`` before it is over cancels it (a client that went away)."""
 
-    def __init__(self, model: LocalChatModel, *, name: str | None = None):
+    def __init__(self, model: LocalChatModel, generation: Generation, *, stream: bool):
+        self.model = model
+        self.generation = generation
+        self._loop = asyncio.get_running_loop()
+        self._tokens: asyncio.Queue[tuple[int, int] | None] = asyncio.Queue()
+        self._over = asyncio.Event()
+        generation.listener = self._token if stream else None
+        generation.on_finished = self._finished
+
+    def _token(self, row: int, token: int) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._tokens.put_nowait, (row, token))
+        except RuntimeError:  # the caller's event loop is gone: nobody reads this answer
+            self.generation.cancel()
+
+    def _finished(self) -> None:
+        def over() -> None:
+            self._tokens.put_nowait(None)
+            self._over.set()
+
+        with contextlib.suppress(RuntimeError):  # the caller's event loop is gone
+            self._loop.call_soon_threadsafe(over)
+
+    async def tokens(self) -> AsyncIterator[tuple[int, int]]:
+        """``(row, token id)`` pairs as they are sampled, until the generation is over."""
+        while (item := await self._tokens.get()) is not None:
+            yield item
+
+    async def result(self) -> list[list[Completion]]:
+        """The completions, ``n`` per conversation, once the generation is over."""
+        await self._over.wait()
+        if self.generation.error is not None:
+            raise self.generation.error
+        return self.generation.completions(self.model._completion)
+
+    def cancel(self) -> None:
+        self.generation.cancel()
+
+    async def __aenter__(self) -> LocalRun:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if not self.generation.finished.is_set():
+            self.generation.cancel()
+
+
+class LocalBackend:
+    """A :class:`LocalChatModel` behind the backend interface.
+
+    Requests take turns on the model (:class:`GenerationScheduler`): a long answer does not hold
+    up a short one, and a request whose caller went away stops at its next token.
+    """
+
+    def __init__(self, model: LocalChatModel, *, name: str | None = None, slice_seconds: float = 0.25):
+        from openrft.models._scheduler import GenerationScheduler
+
         self.model = model
         self.name = name or model.name
+        self.scheduler = GenerationScheduler(model, slice_seconds=slice_seconds)
 
-    async def sample(
+    async def start(
         self,
         conversations: Sequence[Conversation],
         *,
         n: int = 1,
         options: GenerationOptions,
         adapter: str | None = None,
-    ) -> list[list[Completion]]:
-        """See :class:`SamplingBackend`; ``adapter`` picks a LoRA adapter loaded on the model."""
-        return await asyncio.to_thread(
-            self.model.generate,
+        share: str | None = None,
+        stream: bool = False,
+    ) -> LocalRun:
+        """Queue a generation; ``share`` groups requests that share the model fairly (a project);
+        with ``stream`` its tokens can be read as they come (:meth:`LocalRun.tokens`)."""
+        generation = await asyncio.to_thread(
+            self.model.prepare,
             conversations,
             n=n,
             temperature=options.temperature,
@@ -100,7 +174,37 @@ class LocalBackend:
             json_schema=options.json_schema,
             adapter=adapter,
             logprobs=options.logprobs,
+            logit_bias=options.logit_bias,
+            frequency_penalty=options.frequency_penalty,
+            presence_penalty=options.presence_penalty,
+            tools=options.tools,
+            tool_choice=options.tool_choice,
+            parallel_tool_calls=options.parallel_tool_calls,
+            max_time=options.max_time,
         )
+        return self.submit(generation, share=share, stream=stream)
+
+    def submit(self, generation: Generation, *, share: str | None = None, stream: bool = False) -> LocalRun:
+        """Queue a generation built by the caller (token-id prompts, a regex constraint…)."""
+        run = LocalRun(self.model, generation, stream=stream)
+        self.scheduler.submit(generation, share)
+        return run
+
+    async def sample(
+        self,
+        conversations: Sequence[Conversation],
+        *,
+        n: int = 1,
+        options: GenerationOptions,
+        adapter: str | None = None,
+        share: str | None = None,
+    ) -> list[list[Completion]]:
+        """See :class:`SamplingBackend`; ``adapter`` picks a LoRA adapter loaded on the model."""
+        if not conversations:
+            return []
+        async with await self.start(conversations, n=n, options=options, adapter=adapter, share=share) as run:
+            return await run.result()
 
     def close(self) -> None:
+        self.scheduler.close()
         self.model.close()

@@ -12,44 +12,32 @@ the CPU); weights in bf16 on a GPU and fp32 on the CPU, unless told otherwise.
 from __future__ import annotations
 
 import copy
-import json
-import queue
 import threading
-import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from openrft.errors import BackendUnavailable, InvalidRequestError
-from openrft.models._constrained import JsonIndexCache, JsonLogitsProcessor, schema_regex
+from openrft.models._constrained import JsonIndexCache, schema_regex
+from openrft.models._generation import (
+    Completion,
+    Generation,
+    Listener,
+    Scored,
+    check_context,
+    eval_mode,
+    record,
+    seeded,
+    slice_kwargs,
+    start,
+    tokens_left,
+)
 from openrft.models._reasoning import count_reasoning_tokens, prompt_opens_thinking
+from openrft.models._tools import forced_tools, reads_tools, template_message, tool_format
 
 if TYPE_CHECKING:
     import torch
-
-
-@dataclass(frozen=True)
-class Completion:
-    """One generated answer with OpenAI-style accounting."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    """Generated tokens, the end-of-sequence token included when the model stopped."""
-    finish_reason: str
-    """``stop`` (the model ended its turn) or ``length`` (``max_tokens`` or ``max_time`` hit)."""
-    reasoning_tokens: int = 0
-    """Tokens of the completion spent inside ``<think>…</think>`` (counted in ``completion_tokens``)."""
-    token_ids: tuple[int, ...] = ()
-    """The generated token ids, the end-of-sequence token included when the model stopped."""
-    logprobs: tuple[float, ...] | None = None
-    """Log-probability of each of ``token_ids`` under the model (raw logits, before temperature and
-    constraints, as vLLM reports them by default); only when asked for."""
-    top_logprobs: tuple[tuple[tuple[int, float], ...], ...] | None = None
-    """Per position, the ``(token id, log-probability)`` of the most likely tokens; when asked for."""
 
 
 def select_device(device: str | None = None) -> str:
@@ -80,53 +68,6 @@ def select_dtype(dtype: str | None, device: str) -> torch.dtype:
     if not isinstance(value, torch.dtype):
         raise InvalidRequestError(f"unknown dtype {dtype!r}: use float32, bfloat16 or float16", param="dtype")
     return value
-
-
-@contextmanager
-def _eval_mode(model: Any) -> Iterator[None]:
-    """Eval mode for the duration, then every submodule's own ``training`` flag back."""
-    modes = [(module, module.training) for module in model.modules()]
-    model.eval()
-    try:
-        yield
-    finally:
-        for module, training in modes:
-            module.training = training
-
-
-@contextmanager
-def _seeded(seed: int | None) -> Iterator[None]:
-    """Seeded draws on a fork of torch's generators: the caller's random state is left as it was."""
-    if seed is None:
-        yield
-        return
-    import torch
-
-    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
-
-
-def _chosen_logprobs(
-    logits: Sequence[torch.Tensor], generated: torch.Tensor, top: int
-) -> list[tuple[list[float], list[tuple[tuple[int, float], ...]]]]:
-    """Per row: the log-probability of each generated token and the ``top`` most likely ones.
-
-    ``logits`` are ``generate``'s raw per-step logits (``output_logits``), one ``(rows, vocab)``
-    tensor per step.
-    """
-    import torch
-
-    steps = torch.stack(list(logits), dim=1).float().log_softmax(dim=-1)  # rows, steps, vocab
-    chosen = steps.gather(-1, generated[:, : steps.shape[1], None]).squeeze(-1).tolist()
-    alternatives: list[list[tuple[tuple[int, float], ...]]] = [[] for _ in chosen]
-    if top > 0:
-        values, ids = steps.topk(min(top, steps.shape[-1]), dim=-1)
-        for row, (row_values, row_ids) in enumerate(zip(values.tolist(), ids.tolist(), strict=True)):
-            pairs = zip(row_ids, row_values, strict=True)
-            alternatives[row] = [tuple(zip(i, v, strict=True)) for i, v in pairs]
-    return list(zip(chosen, alternatives, strict=True))
 
 
 class LocalChatModel:
@@ -207,21 +148,38 @@ class LocalChatModel:
         self._owned = owned
         self._lock = threading.Lock()
         self._json = JsonIndexCache(tokenizer, self.eos_token_id)
+        self._bytes: dict[int, bytes] | None = None
 
     @property
     def eos_token_id(self) -> int:
         return int(self.tokenizer.eos_token_id)
 
-    def render(self, messages: Sequence[Mapping[str, Any]]) -> str:
-        """The prompt text for one conversation, ending where the assistant's turn starts."""
+    def render(
+        self, messages: Sequence[Mapping[str, Any]], tools: Sequence[Mapping[str, Any]] | None = None
+    ) -> str:
+        """The prompt text for one conversation, ending where the assistant's turn starts.
+
+        ``tools`` (OpenAI function tools) are shown through the chat template; a template without
+        tool support refuses them, and tool turns in the history, with a 400.
+        """
+        rendered = [template_message(m) for m in messages]
+        if tools:
+            tool_format(self.tokenizer, self.name)
+        turns = [i for i, m in enumerate(rendered) if m.get("role") == "tool" or m.get("tool_calls")]
+        if turns and not reads_tools(self.tokenizer):
+            raise InvalidRequestError(
+                f"model {self.name!r} cannot read tool calls or tool messages: its chat template has "
+                "no tool support",
+                param=f"messages[{turns[0]}].role",
+                code="tools_not_supported",
+            )
+        extra = {"tools": [dict(t) for t in tools]} if tools else {}
         text = self.tokenizer.apply_chat_template(
-            [dict(m) for m in messages], tokenize=False, add_generation_prompt=True
+            rendered, tokenize=False, add_generation_prompt=True, **extra
         )
         return str(text)
 
-    def _generation_config(
-        self, *, n: int, temperature: float, top_p: float, max_tokens: int, max_time: float | None
-    ) -> Any:
+    def _generation_config(self, *, n: int, temperature: float, top_p: float, max_tokens: int) -> Any:
         from transformers import GenerationConfig
 
         sampling: dict[str, Any] = {"do_sample": False}
@@ -230,7 +188,6 @@ class LocalChatModel:
         return GenerationConfig(
             max_new_tokens=max_tokens,
             num_return_sequences=n,
-            max_time=max_time,
             use_cache=True,  # a model being trained with gradient checkpointing has it off
             pad_token_id=self.tokenizer.pad_token_id,
             eos_token_id=self.eos_token_id,
@@ -238,7 +195,7 @@ class LocalChatModel:
             **sampling,
         )
 
-    def generate(
+    def prepare(
         self,
         conversations: Sequence[Sequence[Mapping[str, Any]]],
         *,
@@ -251,21 +208,34 @@ class LocalChatModel:
         max_time: float | None = None,
         adapter: str | None = None,
         logprobs: int | None = None,
-    ) -> list[list[Completion]]:
-        """``n`` completions for each conversation (a list of ``{"role", "content"}`` dicts).
+        logit_bias: Mapping[int, float] | None = None,
+        frequency_penalty: float = 0.0,
+        presence_penalty: float = 0.0,
+        tools: Sequence[Mapping[str, Any]] | None = None,
+        tool_choice: Any = None,
+        parallel_tool_calls: bool = True,
+        listener: Listener | None = None,
+    ) -> Generation:
+        """The :class:`Generation` of :meth:`generate`'s arguments, to run here or on a scheduler.
 
-        All conversations run as one left-padded batch. ``temperature`` 0 is greedy. With
-        ``json_schema`` the output is constrained to JSON that validates against it.
-        ``max_time`` (seconds) stops the batch early, with ``finish_reason`` ``length``.
-        ``adapter`` names a LoRA adapter loaded with :meth:`load_adapter` (``None``: the base
-        weights). ``logprobs`` (0–20) adds each token's log-probability and that many alternatives.
+        ``tools`` are OpenAI function tools (checked by the caller); ``tool_choice`` ``none``
+        hides them, ``required`` or a named function forces a call by constrained decoding.
         """
-        if not conversations:
-            return []
-        prompts = [self.render(c) for c in conversations]
+        if tool_choice == "none":
+            tools = None
+        prompts = [self.render(c, tools) for c in conversations]
         ids = [self.tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         regex = schema_regex(json_schema) if json_schema is not None else None
-        return self.generate_ids(
+        fmt = tool_format(self.tokenizer, self.name) if tools else None
+        forced = forced_tools(tools, tool_choice) if tools else None
+        if fmt is not None and forced:
+            if regex is not None:
+                raise InvalidRequestError(
+                    "tool_choice: a forced tool call and a JSON response format cannot both apply",
+                    param="tool_choice",
+                )
+            regex = fmt.regex(forced, parallel=parallel_tool_calls)
+        return Generation(
             ids,
             n=n,
             temperature=temperature,
@@ -273,11 +243,38 @@ class LocalChatModel:
             max_tokens=max_tokens,
             seed=seed,
             regex=regex,
-            max_time=max_time,
             adapter=adapter,
             logprobs=logprobs,
+            logit_bias=logit_bias,
+            frequency_penalty=frequency_penalty,
+            presence_penalty=presence_penalty,
+            max_time=max_time,
+            listener=listener,
             prompt_texts=prompts,
+            tool_format=fmt,
+            tool_names=tuple(t["function"]["name"] for t in tools or ()),
         )
+
+    def generate(
+        self, conversations: Sequence[Sequence[Mapping[str, Any]]], **options: Any
+    ) -> list[list[Completion]]:
+        """``n`` completions for each conversation (a list of ``{"role", "content"}`` dicts).
+
+        All conversations run as one left-padded batch. ``temperature`` 0 is greedy. With
+        ``json_schema`` the output is constrained to JSON that validates against it.
+        ``max_time`` (seconds) stops the batch early, with ``finish_reason`` ``length``.
+        ``adapter`` names a LoRA adapter loaded with :meth:`load_adapter` (``None``: the base
+        weights). ``logprobs`` (0–20) adds each token's log-probability and that many
+        alternatives; ``logit_bias``, ``frequency_penalty`` and ``presence_penalty`` are
+        OpenAI's; ``listener`` gets
+        each ``(row, token id)`` as it is sampled. ``max_tokens`` is cut to the context the
+        prompt leaves. See :meth:`prepare` for the keywords.
+        """
+        if not conversations:
+            return []
+        generation = self.prepare(conversations, **options)
+        self.advance(generation)
+        return generation.completions(self._completion)
 
     def generate_ids(
         self,
@@ -292,6 +289,8 @@ class LocalChatModel:
         max_time: float | None = None,
         adapter: str | None = None,
         logprobs: int | None = None,
+        logit_bias: Mapping[int, float] | None = None,
+        listener: Listener | None = None,
         prompt_texts: Sequence[str] | None = None,
     ) -> list[list[Completion]]:
         """``n`` completions for each prompt given as token ids (what ``/v1/completions`` takes).
@@ -299,47 +298,91 @@ class LocalChatModel:
         ``regex`` constrains the output to that regular expression (a JSON schema's, from
         :func:`schema_regex`, or any other). The other arguments are :meth:`generate`'s.
         """
-        import torch
-        from transformers import LogitsProcessorList
-
         if not prompt_ids:
             return []
-        config = self._generation_config(
-            n=n, temperature=temperature, top_p=top_p, max_tokens=max_tokens, max_time=max_time
+        generation = Generation(
+            prompt_ids,
+            n=n,
+            temperature=temperature,
+            top_p=top_p,
+            max_tokens=max_tokens,
+            seed=seed,
+            regex=regex,
+            adapter=adapter,
+            logprobs=logprobs,
+            logit_bias=logit_bias,
+            max_time=max_time,
+            listener=listener,
+            prompt_texts=prompt_texts,
         )
-        config.return_dict_in_generate = True
-        config.output_logits = logprobs is not None
+        self.advance(generation)
+        return generation.completions(self._completion)
+
+    def token_pieces(self, ids: Sequence[int]) -> list[tuple[str, bytes]]:
+        """Each token's text and exact bytes (what OpenAI's ``logprobs`` report per token)."""
+        if self._bytes is None:
+            from openrft.models._constrained import token_bytes
+
+            self._bytes = token_bytes(self.tokenizer)
+        out = []
+        for token in ids:
+            raw = self._bytes.get(int(token))
+            if raw is None:  # a special token: its text
+                text = str(self.tokenizer.decode([int(token)], skip_special_tokens=False))
+                out.append((text, text.encode()))
+            else:
+                out.append((raw.decode("utf-8", errors="replace"), raw))
+        return out
+
+    def advance(
+        self,
+        generation: Generation,
+        *,
+        slice_seconds: float | None = None,
+        others_waiting: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Run ``generation`` for one slice: until it is done, or ``slice_seconds`` have passed
+        while ``others_waiting()``. Its KV cache is kept, so the next slice starts where this
+        one ended (``openrft.models._generation`` explains the slices)."""
+        import torch
+
+        if generation.done:
+            return
         with self._lock:
-            batch = self.tokenizer.pad(
-                {"input_ids": [list(map(int, row)) for row in prompt_ids]},
-                padding=True,
-                padding_side="left",
-                return_tensors="pt",
-            ).to(self.device)
-            width = batch["input_ids"].shape[1]
-            processors = LogitsProcessorList()
-            if regex is not None:
-                index = self._json.index_for_regex(regex)
-                processors.append(JsonLogitsProcessor(index, len(prompt_ids) * n, width, self.eos_token_id))
-            with _eval_mode(self.model), _seeded(seed), torch.inference_mode(), self._adapter(adapter):
-                output = self.model.generate(**batch, generation_config=config, logits_processor=processors)
-            generated = output.sequences[:, width:]
-            chosen = _chosen_logprobs(output.logits, generated, logprobs) if logprobs is not None else None
-        prompt_lengths = batch["attention_mask"].sum(dim=1).tolist()
-        rows = generated.tolist()
-        texts = prompt_texts or [""] * len(prompt_ids)
-        return [
-            [
-                self._completion(
-                    rows[row * n + k],
-                    int(prompt_lengths[row]),
-                    texts[row],
-                    None if chosen is None else chosen[row * n + k],
-                )
-                for k in range(n)
-            ]
-            for row in range(len(prompt_ids))
-        ]
+            if generation._tensors is None:
+                check_context(generation, self.context_length, self.name)
+                start(generation, self.tokenizer, self.device, self.eos_token_id, self._json.index_for_regex)
+            config = self._generation_config(
+                n=1,  # the batch holds the n rows of each prompt
+                temperature=generation.temperature,
+                top_p=generation.top_p,
+                max_tokens=max(tokens_left(generation), 1),
+            )
+            config.return_dict_in_generate = True
+            config.output_logits = generation.logprobs is not None
+            kwargs = slice_kwargs(
+                generation,
+                eos=self.eos_token_id,
+                slice_seconds=slice_seconds,
+                others_waiting=others_waiting,
+                streamer=True,
+            )
+            seed = None if generation.seed is None else generation.seed + generation.slices
+            with (
+                eval_mode(self.model),
+                seeded(seed),
+                torch.inference_mode(),
+                self._adapter(generation.adapter),
+            ):
+                output = self.model.generate(**kwargs, generation_config=config)
+            record(generation, output, self.eos_token_id)
+            generation.slices += 1
+
+    @property
+    def context_length(self) -> int | None:
+        """Positions the model reads (prompt and answer together), when its config says."""
+        value = getattr(getattr(self.model, "config", None), "max_position_embeddings", None)
+        return int(value) if isinstance(value, int) and value > 0 else None
 
     def _decode_with_special_tokens(self, ids: Sequence[int]) -> str:
         return str(self.tokenizer.decode(list(ids), skip_special_tokens=False))
@@ -349,7 +392,7 @@ class LocalChatModel:
         ids: list[int],
         prompt_tokens: int,
         prompt: str,
-        scored: tuple[list[float], list[tuple[tuple[int, float], ...]]] | None,
+        scored: Scored | None,
     ) -> Completion:
         if self.eos_token_id in ids:
             end = ids.index(self.eos_token_id)
@@ -427,100 +470,3 @@ class LocalChatModel:
 def _require_chat_template(tokenizer: Any, where: object) -> None:
     if not getattr(tokenizer, "chat_template", None):
         raise InvalidRequestError(f"{where} has no chat template", code="model_not_supported")
-
-
-@dataclass(eq=False)
-class _Job:
-    conversation: Sequence[Mapping[str, Any]]
-    options: dict[str, Any]
-    key: str
-    future: Future[list[Completion]] = field(default_factory=Future)
-
-
-class BatchingChatModel:
-    """Coalesces concurrent one-conversation requests into shared :meth:`LocalChatModel.generate` batches.
-
-    Requests with identical options (schema, sampling, limits) that arrive while a batch is
-    running, or within ``wait`` seconds of the first, run together in one left-padded batch
-    on a single worker thread. On two CPU cores eight judge requests take ~6 s batched
-    against ~31 s one after another (SmolLM2-135M, 48 tokens). A seed then applies to the
-    whole batch, so sampled answers depend on what they were batched with.
-    """
-
-    def __init__(self, model: LocalChatModel, *, max_batch: int = 16, wait: float = 0.01):
-        self.model = model
-        self._max_batch = max_batch
-        self._wait = wait
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def submit(self, conversation: Sequence[Mapping[str, Any]], **options: Any) -> Future[list[Completion]]:
-        """Queue one conversation; the future gets its ``n`` completions."""
-        key = json.dumps(options, sort_keys=True, default=str)
-        job = _Job(conversation, options, key)
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the model is closed")
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._work, name="openrft-local-model", daemon=True)
-                self._thread.start()
-            self._queue.put(job)
-        return job.future
-
-    def _collect(self, backlog: list[_Job]) -> tuple[list[_Job], bool]:
-        """The next batch (jobs sharing the first job's options), and whether to stop after it."""
-        first = backlog.pop(0) if backlog else self._queue.get()
-        if first is None:
-            return [], True
-        same = [job for job in backlog if job.key == first.key]
-        batch = [first, *same[: self._max_batch - 1]]
-        backlog[:] = [job for job in backlog if job not in batch]
-        deadline = time.monotonic() + self._wait
-        while len(batch) < self._max_batch:
-            try:
-                job = self._queue.get(timeout=max(deadline - time.monotonic(), 0.0001))
-            except queue.Empty:
-                break
-            if job is None:
-                return batch, True
-            (batch if job.key == first.key else backlog).append(job)
-        return batch, False
-
-    def _work(self) -> None:
-        backlog: list[_Job] = []
-        stop = False
-        while not stop:
-            batch, stop = self._collect(backlog)
-            batch = [job for job in batch if job.future.set_running_or_notify_cancel()]
-            if not batch:
-                continue
-            try:
-                results = self.model.generate([job.conversation for job in batch], **batch[0].options)
-            except Exception as exc:  # every waiting caller gets the failure
-                for job in batch:
-                    job.future.set_exception(exc)
-                continue
-            for job, completions in zip(batch, results, strict=True):
-                job.future.set_result(completions)
-        for job in backlog:
-            if job.future.set_running_or_notify_cancel():
-                job.future.set_exception(RuntimeError("the model was closed"))
-
-    def close(self, timeout: float = 60.0) -> None:
-        """Finish the running batch, fail what is still queued, and drop the weights."""
-        with self._lock:
-            self._closed = True
-            thread, self._thread = self._thread, None
-            self._queue.put(None)
-        if thread is not None:
-            thread.join(timeout)
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None and job.future.set_running_or_notify_cancel():
-                job.future.set_exception(RuntimeError("the model was closed"))
-        self.model.close()

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from openrft.errors import BackendUnavailable, InvalidRequestError
 from openrft.models._backend import Conversation, GenerationOptions
-from openrft.models._local import Completion
+from openrft.models._generation import Completion
 from openrft.models._reasoning import estimate_reasoning_tokens
 
 if TYPE_CHECKING:
