@@ -13,8 +13,8 @@ a new database gets the current tables, an older one is upgraded by ``migrations
 """
 
 from openrft.store._db import Database, normalize_url, sqlite_url
-from openrft.store._errors import ConflictError, NotFoundError, PayloadTooLargeError
-from openrft.store._files import FILE_PREFIX, FileStore
+from openrft.store._errors import ConflictError, InsufficientStorageError, NotFoundError, PayloadTooLargeError
+from openrft.store._files import FILE_PREFIX, FileStore, Upload
 from openrft.store._ids import is_valid_id, new_id
 from openrft.store._keys import KEY_PREFIX, KeyStore, check_project_name
 from openrft.store._queue import Reaped, WorkQueue
@@ -60,6 +60,7 @@ __all__ = [
     "FileRow",
     "FileStore",
     "JobEventRow",
+    "InsufficientStorageError",
     "JobRow",
     "JobStatus",
     "KeyStore",
@@ -75,6 +76,7 @@ __all__ = [
     "Store",
     "WorkQueue",
     "check_project_name",
+    "Upload",
     "default_data_dir",
     "is_valid_id",
     "new_id",

@@ -19,3 +19,10 @@ class PayloadTooLargeError(InvalidRequestError):
 
 class ConflictError(InvalidRequestError):
     """The object is not in a state that allows this (cancel a finished job, resume a running one)."""
+
+
+class InsufficientStorageError(OpenRFTError):
+    """The server's disk (or its database's) is full: nothing was stored; retry once space is freed."""
+
+    type = "server_error"
+    status_code = 507

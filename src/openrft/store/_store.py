@@ -168,9 +168,9 @@ class Store:
             return list(session.execute(query).scalars())
 
     # --- files ---
-    def sweep_files(self) -> int:
+    def sweep_files(self, *, older_than: float = 60.0) -> int:
         """Remove uploaded bytes left without a row (an upload killed half-way)."""
-        return self.files.sweep(self.ids(FileRow))
+        return self.files.sweep(lambda: self.ids(FileRow), older_than=older_than)
 
     def files_page(
         self, *, project: str | None, purpose: str | None, after: str | None, limit: int, order: Order

@@ -32,6 +32,19 @@ class ServerSettings(BaseSettings):
     """Accept every request without a key (loopback experiments only)."""
     max_upload_bytes: int = Field(default=512 * MiB, ge=1)
     """Largest file ``POST /v1/files`` accepts (OpenAI's limit: 512 MB)."""
+    max_request_bytes: int = Field(default=8 * MiB, ge=1024)
+    """Largest JSON request body (chat, graders, evals and runs with inline content, …): upload
+    bigger data as a file and name its id."""
+    allowed_hosts: Annotated[list[str], NoDecode] = []
+    """``Host`` values the API answers (comma-separated, ``*.example.com`` and ``*`` allowed);
+    empty = loopback names only (``localhost``, ``127.0.0.1``, ``[::1]``), which keeps a web
+    page from reaching a local server through DNS rebinding. ``openrft serve --host`` adds its
+    own address (any, for ``0.0.0.0``)."""
+    api_docs: bool = False
+    """Serve the interactive API docs at ``/docs`` (they load scripts from a CDN on the origin
+    that holds the dashboard's key); ``/openapi.json`` is always served."""
+    upload_sweep_seconds: float = Field(default=600.0, gt=0)
+    """How often the API removes the bytes of uploads that a killed process left behind."""
     max_loaded_models: int = Field(default=2, ge=1)
     """Models kept in memory for chat completions and responses (least recently used leaves)."""
     models: dict[str, str] = {}
@@ -63,7 +76,7 @@ class ServerSettings(BaseSettings):
     max_attempts: int = Field(default=5, ge=1)
     """Starts after which a job whose worker keeps dying is failed."""
 
-    @field_validator("api_keys", "hub_models", "lora_roots", mode="before")
+    @field_validator("api_keys", "hub_models", "lora_roots", "allowed_hosts", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

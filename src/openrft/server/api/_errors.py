@@ -28,6 +28,13 @@ class AuthenticationError(OpenRFTError):
     status_code = 401
 
 
+class PermissionDeniedError(OpenRFTError):
+    """A valid key that may not do this (OpenAI's 403 ``permission_error``)."""
+
+    type = "permission_error"
+    status_code = 403
+
+
 def error_response(
     status: int, message: str, *, type: str | None = None, param: str | None = None, code: str | None = None
 ) -> JSONResponse:

@@ -1,55 +1,93 @@
-"""Two checks that run before any route: the API key, and the size of an upload.
+"""What runs before any route: the API key, the request body's size and depth, and the headers
+every response carries.
 
-Both are plain ASGI middleware so that they answer first: a request without a valid key gets
-401 even when its body is malformed, and an oversize upload gets 413 before its bytes are
-parsed or spooled to disk (FastAPI's form parsing would otherwise store all of it first).
+They are plain ASGI middleware so that they answer first: a request without a valid key gets
+401 even when its body is malformed, and an oversize body gets 413 before its bytes are parsed
+or spooled to disk (FastAPI's form parsing would otherwise store all of it first).
 """
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Sequence
+import re
+from collections.abc import Callable
+from itertools import accumulate
 from typing import Any
 
+import anyio.to_thread
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from openrft.server._shared import NO_AUTH, Principal, request_principal
+from openrft.server.api._auth import KeyChecker
 from openrft.server.api._errors import error_response
 
 DRAIN_LIMIT = 64 * 1024 * 1024
-"""Bytes of an oversize upload read and dropped so that the client sees the 413 (not a reset)."""
+"""Bytes of an oversize body read and dropped so that the client sees the 413 (not a reset)."""
+MAX_JSON_DEPTH = 64
+"""Nesting of a JSON body: deeper than any real request, far below what parsers recurse into."""
+FORM_OVERHEAD = 64 * 1024
+"""Bytes of multipart framing allowed on top of an upload's own size."""
+
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        b"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+def _header(scope: Scope, name: bytes) -> bytes | None:
+    return next((v for k, v in scope["headers"] if k == name), None)
 
 
 class ApiKeyMiddleware:
-    """Requires ``Authorization: Bearer KEY`` on ``/v1/…`` with one of ``keys`` (None: no auth)."""
+    """Requires ``Authorization: Bearer KEY`` on ``/v1/…``; records the caller for the routes.
 
-    def __init__(self, app: ASGIApp, keys: Sequence[str] | None):
+    The caller (:class:`Principal`) goes to ``request.state.principal`` and to the
+    ``request_principal`` context variable. ``checker`` None: no auth, every caller is the
+    ``default`` project (``--no-auth``).
+    """
+
+    def __init__(self, app: ASGIApp, checker: KeyChecker | None):
         self.app = app
-        self.keys = [k.encode() for k in keys] if keys is not None else None
+        self.checker = checker
 
-    def _allowed(self, scope: Scope) -> tuple[bool, bool]:
-        """(allowed, a key was sent)."""
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
+    async def _principal(self, scope: Scope) -> tuple[Principal | None, bool]:
+        """(the caller, a key was sent)."""
+        header = _header(scope, b"authorization")
         if header is None:
-            return False, False
+            return None, False
         scheme, _, token = header.partition(b" ")
         token = token.strip()
         if scheme.lower() != b"bearer" or not token:
-            return False, True
-        assert self.keys is not None
-        # Compare with every key, in constant time, so that timing reveals nothing.
-        return any([hmac.compare_digest(token, key) for key in self.keys]), True
+            return None, True
+        assert self.checker is not None
+        found = self.checker.server_key(token) or self.checker.cached(token)
+        if found is None:
+            found = await anyio.to_thread.run_sync(self.checker.project_key, token)
+        return found, True
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.keys is None or scope["type"] != "http" or not scope["path"].startswith("/v1/"):
+        if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
             await self.app(scope, receive, send)
             return
-        allowed, sent = self._allowed(scope)
-        if allowed:
-            await self.app(scope, receive, send)
+        principal, sent = (NO_AUTH, True) if self.checker is None else await self._principal(scope)
+        if principal is not None:
+            scope.setdefault("state", {})["principal"] = principal
+            token = request_principal.set(principal)
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                request_principal.reset(token)
             return
         if sent:
             message, code = (
-                "Incorrect API key provided. Use one of the server's keys (OPENRFT_API_KEYS).",
+                "Incorrect API key provided. Use one of the server's keys (OPENRFT_API_KEYS) or a "
+                "project key from `openrft keys create`.",
                 "invalid_api_key",
             )
         else:
@@ -59,24 +97,49 @@ class ApiKeyMiddleware:
         await response(scope, receive, send)
 
 
-class UploadLimitMiddleware:
-    """Answers 413 to a ``POST`` on ``path`` whose body is over ``limit`` bytes (+ form overhead)."""
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_STEP = [0] * 256
+_STEP[ord("[")] = _STEP[ord("{")] = 1
+_STEP[ord("]")] = _STEP[ord("}")] = -1
 
-    def __init__(self, app: ASGIApp, limit: int, *, path: str = "/v1/files", overhead: int = 64 * 1024):
+
+def json_depth(body: bytes) -> int:
+    """How deeply a JSON text nests (brackets inside strings aside); cheap, never recursive."""
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", body))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
+
+class BodyGuardMiddleware:
+    """Bounds every request body: 413 over ``limit_for(method, path)`` bytes, 400 for JSON nested
+    deeper than ``MAX_JSON_DEPTH``.
+
+    A JSON body (bounded by its limit) is read whole, checked, and handed on; any other body
+    (a multipart upload) is counted as it streams and cut off at its limit.
+    """
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], tuple[int, str]]):
         self.app = app
-        self.path = path
-        self.max_body = limit + overhead
-        self.limit = limit
+        self.limit_for = limit_for
+        """(method, path) → (bytes allowed, the setting that says so)."""
 
-    def _response(self) -> Any:
+    @staticmethod
+    def _too_large(limit: int, setting: str, upload: bool) -> Any:
+        if upload:
+            return error_response(
+                413,
+                f"the file is over the upload limit of {limit:,} bytes ({setting})",
+                param="file",
+                code="file_too_large",
+            )
         return error_response(
             413,
-            f"the file is over the upload limit of {self.limit:,} bytes (OPENRFT_MAX_UPLOAD_BYTES)",
-            param="file",
-            code="file_too_large",
+            f"the request body is over the limit of {limit:,} bytes ({setting})",
+            code="request_too_large",
         )
 
-    async def _drain(self, receive: Receive, more: bool, seen: int) -> None:
+    @staticmethod
+    async def _drain(receive: Receive, more: bool, seen: int) -> None:
         while more and seen < DRAIN_LIMIT:
             message = await receive()
             if message["type"] != "http.request":
@@ -85,14 +148,45 @@ class UploadLimitMiddleware:
             more = message.get("more_body", False)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"].rstrip("/") != self.path:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
-        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if length is not None and length.isdigit() and int(length) > self.max_body:
+        limit, setting = self.limit_for(scope["method"], scope["path"])
+        content_type = (_header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
+        upload = content_type.startswith(b"multipart/")
+        allowed = limit + (FORM_OVERHEAD if upload else 0)
+        length = _header(scope, b"content-length")
+        if length is not None and length.isdigit() and int(length) > allowed:
             await self._drain(receive, True, 0)
-            await self._response()(scope, receive, send)
+            await self._too_large(limit, setting, upload)(scope, receive, send)
             return
+        if upload:
+            await self._stream(scope, receive, send, allowed, self._too_large(limit, setting, upload))
+            return
+        body, more = bytearray(), True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > allowed:
+                await self._drain(receive, more, len(body))
+                await self._too_large(limit, setting, upload)(scope, receive, send)
+                return
+        if content_type.endswith((b"/json", b"+json")) or not content_type:
+            depth = (
+                await anyio.to_thread.run_sync(json_depth, bytes(body))
+                if len(body) > 65536
+                else json_depth(body)
+            )
+            if depth > MAX_JSON_DEPTH:
+                message = f"the JSON body nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted"
+                await error_response(400, message, code="json_too_deep")(scope, receive, send)
+                return
+        await self.app(scope, _replay(bytes(body), receive), send)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send, allowed: int, refusal: Any) -> None:
         seen = 0
         answered = False
 
@@ -103,10 +197,10 @@ class UploadLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_body:
+                if seen > allowed:
                     await self._drain(receive, message.get("more_body", False), seen)
                     answered = True
-                    await self._response()(scope, receive, send)
+                    await refusal(scope, receive, send)
                     return {"type": "http.disconnect"}
             return message
 
@@ -115,3 +209,38 @@ class UploadLimitMiddleware:
                 await send(message)
 
         await self.app(scope, counted_receive, guarded_send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the app the body already read, then waits for the disconnect."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class SecurityHeadersMiddleware:
+    """Adds a strict Content-Security-Policy, no framing, no sniffing, no referrer to every response."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k.lower() for k, _ in message.get("headers", [])}
+                extra = [(k, v) for k, v in SECURITY_HEADERS if k not in names]
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)

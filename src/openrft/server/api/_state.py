@@ -10,7 +10,8 @@ from fastapi.security import HTTPBearer
 
 from openrft.config import Settings
 from openrft.graders import GraderRuntime
-from openrft.server._shared import ModelRegistry, ServerSettings
+from openrft.server._shared import ModelRegistry, Principal, ServerSettings
+from openrft.server.api._errors import AuthenticationError
 from openrft.server.api._services.cache import ModelCache
 from openrft.server.api._services.chat import ChatService
 from openrft.server.api._services.completions import CompletionService
@@ -81,5 +82,20 @@ def get_state(request: Request) -> ServerState:
 
 StateDep = Annotated[ServerState, Depends(get_state)]
 
-bearer = HTTPBearer(auto_error=False, description="One of the server's API keys (OPENRFT_API_KEYS)")
+
+def get_principal(request: Request) -> Principal:
+    """The caller the key check recorded (``--no-auth``: the default project)."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):  # fail closed: a route the key check did not cover
+        raise AuthenticationError("You didn't provide an API key: send 'Authorization: Bearer KEY'.")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+"""Who is asking: the project of the request's key (and whether it is an admin key)."""
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="A project key (`openrft keys create`) or one of the server's keys (OPENRFT_API_KEYS)",
+)
 """Declared on the routers for the OpenAPI document; the key itself is checked by middleware."""

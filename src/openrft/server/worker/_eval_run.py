@@ -86,7 +86,7 @@ def run_eval_run(store: Store, run_id: str, core: Settings) -> None:
     """
     run = store.get(EvalRunRow, run_id)
     ev = store.get(EvalRow, run.eval_id)
-    runtime = GraderRuntime(core)
+    runtime = GraderRuntime(core, project=run.project)
     try:
         rows = source_rows(run.data_source.get("source") or {}, store.files.read)
         criteria = criteria_of(ev.testing_criteria)

@@ -107,6 +107,7 @@ class TrainingMirror:
                     created_at=now(),
                     owned_by="openrft",
                     job_id=self.job.id,
+                    project=self.job.project,
                 ),
             )
         self.store.drop_checkpoints(self.job.id, set(present))
@@ -186,6 +187,7 @@ def run_job(store: Store, job_id: str, worker_id: str, core: Settings) -> None:
                     created_at=now(),
                     owned_by="openrft",
                     job_id=job_id,
+                    project=job.project,
                 )
             )
         done = store.jobs.transition(

@@ -62,6 +62,7 @@ def record_validation(store: Store, job: JobRow, step: int, model: str) -> str |
         result_counts={"total": 0, "errored": 0, "failed": 0, "passed": 0},
         status=RunStatus.IN_PROGRESS,
         job_id=job.id,
+        project=job.project,
     )
     store.add(run)
     fields = record_outcome(store, run, ev, graded)

@@ -8,7 +8,9 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import PlainTextResponse
 
-from openrft.server.api._state import StateDep
+from openrft.server._shared import Principal
+from openrft.server.api._errors import PermissionDeniedError
+from openrft.server.api._state import PrincipalDep, StateDep
 from openrft.server.api._types.common import ERROR_RESPONSES
 from openrft.server.api._types.completions import (
     CreateCompletionRequest,
@@ -25,7 +27,10 @@ _PLAIN_SUCCESS: dict[int | str, dict[str, Any]] = {
         "description": spec["description"],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
     }
-    for status, spec in ERROR_RESPONSES.items()
+    for status, spec in {
+        **ERROR_RESPONSES,
+        403: {"description": "The key is not an admin key (runtime LoRA loading needs one)"},
+    }.items()
 }
 
 
@@ -34,13 +39,29 @@ async def create_completion(state: StateDep, body: CreateCompletionRequest) -> T
     return await state.completions.complete(body)
 
 
+def _require_admin(principal: Principal) -> None:
+    # The request names a folder the server reads, and the adapter is then offered to every
+    # project: only the operator's keys may do that.
+    if not principal.admin:
+        raise PermissionDeniedError(
+            "loading and unloading LoRA adapters at run time needs an admin key (the server's own "
+            "OPENRFT_API_KEYS, or `openrft keys create --admin`)",
+            param="lora_name",
+            code="admin_key_required",
+        )
+
+
 @router.post("/v1/load_lora_adapter", response_class=PlainTextResponse, responses=_PLAIN_SUCCESS)
-async def load_lora_adapter(state: StateDep, body: LoadLoRAAdapterRequest) -> str:
+async def load_lora_adapter(state: StateDep, principal: PrincipalDep, body: LoadLoRAAdapterRequest) -> str:
+    _require_admin(principal)
     await state.serving.load_adapter(body.lora_name, body.lora_path)
     return f"Success: LoRA adapter '{body.lora_name}' added successfully."
 
 
 @router.post("/v1/unload_lora_adapter", response_class=PlainTextResponse, responses=_PLAIN_SUCCESS)
-async def unload_lora_adapter(state: StateDep, body: UnloadLoRAAdapterRequest) -> str:
+async def unload_lora_adapter(
+    state: StateDep, principal: PrincipalDep, body: UnloadLoRAAdapterRequest
+) -> str:
+    _require_admin(principal)
     await state.serving.unload_adapter(body.lora_name)
     return f"Success: LoRA adapter '{body.lora_name}' removed successfully."

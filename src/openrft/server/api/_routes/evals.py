@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from openrft.server.api._state import StateDep
+from openrft.server.api._state import PrincipalDep, StateDep
 from openrft.server.api._types.common import ERROR_RESPONSES, ListPage
 from openrft.server.api._types.evals import (
     CreateEvalRequest,
@@ -26,71 +26,74 @@ Order = Literal["asc", "desc"]
 
 
 @router.post("", response_model=Eval, status_code=201)
-async def create_eval(state: StateDep, body: CreateEvalRequest) -> Eval:
-    return await state.evals.create(body)
+async def create_eval(state: StateDep, principal: PrincipalDep, body: CreateEvalRequest) -> Eval:
+    return await state.evals.create(principal, body)
 
 
 @router.get("", response_model=ListPage[Eval])
 def list_evals(
     state: StateDep,
+    principal: PrincipalDep,
     after: str | None = None,
     limit: Limit = 20,
     order: Order = "asc",
     order_by: Literal["created_at", "updated_at"] = "created_at",
 ) -> ListPage[Eval]:
-    return state.evals.list(after=after, limit=limit, order=order, order_by=order_by)
+    return state.evals.list(principal, after=after, limit=limit, order=order, order_by=order_by)
 
 
 @router.get("/{eval_id}", response_model=Eval)
-def retrieve_eval(state: StateDep, eval_id: str) -> Eval:
-    return state.evals.get(eval_id)
+def retrieve_eval(state: StateDep, principal: PrincipalDep, eval_id: str) -> Eval:
+    return state.evals.get(principal, eval_id)
 
 
 @router.post("/{eval_id}", response_model=Eval)
-def update_eval(state: StateDep, eval_id: str, body: UpdateEvalRequest) -> Eval:
-    return state.evals.update(eval_id, body)
+def update_eval(state: StateDep, principal: PrincipalDep, eval_id: str, body: UpdateEvalRequest) -> Eval:
+    return state.evals.update(principal, eval_id, body)
 
 
 @router.delete("/{eval_id}", response_model=EvalDeleted)
-def delete_eval(state: StateDep, eval_id: str) -> EvalDeleted:
-    return state.evals.delete(eval_id)
+def delete_eval(state: StateDep, principal: PrincipalDep, eval_id: str) -> EvalDeleted:
+    return state.evals.delete(principal, eval_id)
 
 
 @router.post("/{eval_id}/runs", response_model=EvalRun, status_code=201)
-def create_run(state: StateDep, eval_id: str, body: CreateEvalRunRequest) -> EvalRun:
-    return state.evals.create_run(eval_id, body)
+def create_run(state: StateDep, principal: PrincipalDep, eval_id: str, body: CreateEvalRunRequest) -> EvalRun:
+    return state.evals.create_run(principal, eval_id, body)
 
 
 @router.get("/{eval_id}/runs", response_model=ListPage[EvalRun])
 def list_runs(
     state: StateDep,
+    principal: PrincipalDep,
     eval_id: str,
     after: str | None = None,
     limit: Limit = 20,
     order: Order = "asc",
     status: RunStatus | None = None,
 ) -> ListPage[EvalRun]:
-    return state.evals.list_runs(eval_id, after=after, limit=limit, order=order, status=status)
+    return state.evals.list_runs(principal, eval_id, after=after, limit=limit, order=order, status=status)
 
 
 @router.get("/{eval_id}/runs/{run_id}", response_model=EvalRun)
-def retrieve_run(state: StateDep, eval_id: str, run_id: str) -> EvalRun:
-    return state.evals.get_run(eval_id, run_id)
+def retrieve_run(state: StateDep, principal: PrincipalDep, eval_id: str, run_id: str) -> EvalRun:
+    return state.evals.get_run(principal, eval_id, run_id)
 
 
 @router.post("/{eval_id}/runs/{run_id}", response_model=EvalRun)
-def cancel_run(state: StateDep, eval_id: str, run_id: str) -> EvalRun:
-    return state.evals.cancel_run(eval_id, run_id)
+def cancel_run(state: StateDep, principal: PrincipalDep, eval_id: str, run_id: str) -> EvalRun:
+    return state.evals.cancel_run(principal, eval_id, run_id)
 
 
 @router.delete("/{eval_id}/runs/{run_id}", response_model=EvalRunDeleted)
-def delete_run(state: StateDep, eval_id: str, run_id: str) -> EvalRunDeleted:
-    return state.evals.delete_run(eval_id, run_id)
+def delete_run(state: StateDep, principal: PrincipalDep, eval_id: str, run_id: str) -> EvalRunDeleted:
+    return state.evals.delete_run(principal, eval_id, run_id)
 
 
 @router.get("/{eval_id}/runs/{run_id}/output_items", response_model=ListPage[OutputItem])
 def list_output_items(
     state: StateDep,
+    principal: PrincipalDep,
     eval_id: str,
     run_id: str,
     after: str | None = None,
@@ -98,9 +101,13 @@ def list_output_items(
     order: Order = "asc",
     status: OutputItemStatus | None = None,
 ) -> ListPage[OutputItem]:
-    return state.evals.output_items(eval_id, run_id, after=after, limit=limit, order=order, status=status)
+    return state.evals.output_items(
+        principal, eval_id, run_id, after=after, limit=limit, order=order, status=status
+    )
 
 
 @router.get("/{eval_id}/runs/{run_id}/output_items/{output_item_id}", response_model=OutputItem)
-def retrieve_output_item(state: StateDep, eval_id: str, run_id: str, output_item_id: str) -> OutputItem:
-    return state.evals.output_item(eval_id, run_id, output_item_id)
+def retrieve_output_item(
+    state: StateDep, principal: PrincipalDep, eval_id: str, run_id: str, output_item_id: str
+) -> OutputItem:
+    return state.evals.output_item(principal, eval_id, run_id, output_item_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from openrft.server.api._state import StateDep
+from openrft.server.api._state import PrincipalDep, StateDep
 from openrft.server.api._types.common import ERROR_RESPONSES, ListPage
 from openrft.server.api._types.models import Model
 
@@ -12,10 +12,10 @@ router = APIRouter(tags=["models"], responses=ERROR_RESPONSES)
 
 
 @router.get("/v1/models", response_model=ListPage[Model])
-def list_models(state: StateDep) -> ListPage[Model]:
-    return state.models.list()
+def list_models(state: StateDep, principal: PrincipalDep) -> ListPage[Model]:
+    return state.models.list(principal)
 
 
 @router.get("/v1/models/{model:path}", response_model=Model)
-def retrieve_model(state: StateDep, model: str) -> Model:
-    return state.models.get(model)
+def retrieve_model(state: StateDep, principal: PrincipalDep, model: str) -> Model:
+    return state.models.get(principal, model)

@@ -5,6 +5,10 @@ when asked, ``sample``: :func:`openrft.evals.data_source_config`) and gives each
 criterion an ``id`` (``<name>-<uuid>``). A run is stored ``queued``; a worker claims it, samples
 (``completions``/``responses``) or takes the given samples (``jsonl``), grades every item and
 writes the output items.
+
+An eval and its runs belong to the project of the key that created the eval; a run may only
+name that project's files and models. Runs and output items are reached through their eval, so
+another project's eval, run or item id answers 404 as an unknown one.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from typing import Any, Literal
 from openrft.errors import GraderValidationError, InvalidRequestError
 from openrft.evals import DATA_SOURCES, data_source_config
 from openrft.graders import GraderRuntime, validate_grader
-from openrft.server._shared import ModelRegistry
+from openrft.server._shared import ModelRegistry, Principal
 from openrft.server.api._serialize import eval_object, output_item_object, run_object
+from openrft.server.api._services.files import owned
 from openrft.server.api._types.common import ListPage, list_page
 from openrft.server.api._types.evals import (
     CreateEvalRequest,
@@ -52,12 +57,13 @@ class EvalService:
         self.registry = registry
 
     # --- evals ---
-    def _criteria(self, criteria: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _criteria(self, principal: Principal, criteria: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out, names = [], set()
+        runtime = self.runtime.for_project(principal.project)
         for index, raw in enumerate(criteria):
             where = f"testing_criteria[{index}]"
             try:
-                grader = validate_grader(raw, runtime=self.runtime)
+                grader = validate_grader(raw, runtime=runtime)
             except GraderValidationError as exc:
                 raise GraderValidationError(f"{where}.{exc.message}", param=f"{where}.{exc.param}") from None
             threshold = raw.get("pass_threshold")
@@ -75,9 +81,9 @@ class EvalService:
             out.append({**raw, "name": grader.name, "id": f"{grader.name}-{uuid.uuid4()}"})
         return out
 
-    async def create(self, request: CreateEvalRequest) -> Eval:
+    async def create(self, principal: Principal, request: CreateEvalRequest) -> Eval:
         config = data_source_config(request.data_source_config)
-        criteria = await asyncio.to_thread(self._criteria, request.testing_criteria)
+        criteria = await asyncio.to_thread(self._criteria, principal, request.testing_criteria)
         created = now()
         row = EvalRow(
             id=f"eval_{uuid.uuid4().hex}",
@@ -87,36 +93,49 @@ class EvalService:
             eval_metadata=request.metadata,
             data_source_config=config,
             testing_criteria=criteria,
+            project=principal.project,
         )
         self.store.add(row)
         return eval_object(row)
 
-    def get(self, eval_id: str) -> Eval:
-        return eval_object(self.store.get(EvalRow, eval_id, param="eval_id"))
+    def eval(self, principal: Principal, eval_id: str) -> EvalRow:
+        """The caller's eval ``eval_id``; 404 when it is absent or another project's."""
+        return self.store.get(EvalRow, eval_id, param="eval_id", **owned(principal))
+
+    def get(self, principal: Principal, eval_id: str) -> Eval:
+        return eval_object(self.eval(principal, eval_id))
 
     def list(
-        self, *, after: str | None, limit: int, order: Order, order_by: Literal["created_at", "updated_at"]
+        self,
+        principal: Principal,
+        *,
+        after: str | None,
+        limit: int,
+        order: Order,
+        order_by: Literal["created_at", "updated_at"],
     ) -> ListPage[Eval]:
-        rows, more = self.store.evals_page(after=after, limit=limit, order=order, order_by=order_by)
+        rows, more = self.store.evals_page(
+            project=principal.scope, after=after, limit=limit, order=order, order_by=order_by
+        )
         return list_page([eval_object(r) for r in rows], more)
 
-    def update(self, eval_id: str, request: UpdateEvalRequest) -> Eval:
-        self.store.get(EvalRow, eval_id, param="eval_id")
+    def update(self, principal: Principal, eval_id: str, request: UpdateEvalRequest) -> Eval:
+        self.eval(principal, eval_id)
         values: dict[str, Any] = {"updated_at": now()}
         if request.name is not None:
             values["name"] = request.name
         if request.metadata is not None:
             values["eval_metadata"] = request.metadata
         self.store.update(EvalRow, eval_id, **values)
-        return self.get(eval_id)
+        return self.get(principal, eval_id)
 
-    def delete(self, eval_id: str) -> EvalDeleted:
-        self.store.get(EvalRow, eval_id, param="eval_id")
+    def delete(self, principal: Principal, eval_id: str) -> EvalDeleted:
+        self.eval(principal, eval_id)
         self.store.delete(EvalRow, eval_id)
         return EvalDeleted(deleted=True, eval_id=eval_id)
 
     # --- runs ---
-    def _check_source(self, source: Any, where: str) -> None:
+    def _check_source(self, principal: Principal, source: Any, where: str) -> None:
         if not isinstance(source, dict):
             raise InvalidRequestError(f"{where}: an object is required", param=where)
         kind = source.get("type")
@@ -131,7 +150,7 @@ class EvalService:
                 )
         elif kind == "file_id":
             row = self.store.find(FileRow, str(source.get("id")))
-            if row is None:
+            if row is None or not principal.owns(row.project):
                 raise InvalidRequestError(
                     f"{where}.id: no file with id {source.get('id')!r}", param=f"{where}.id"
                 )
@@ -140,7 +159,7 @@ class EvalService:
                 f"{where}.type: {kind!r} is not one of file_content, file_id", param=f"{where}.type"
             )
 
-    def _check_data_source(self, data_source: dict[str, Any]) -> str | None:
+    def _check_data_source(self, principal: Principal, data_source: dict[str, Any]) -> str | None:
         """Check a run's data source; returns the model it samples (None for ``jsonl``)."""
         kind = data_source.get("type")
         if kind not in DATA_SOURCES:
@@ -148,7 +167,7 @@ class EvalService:
                 f"data_source.type: {kind!r} is not one of {', '.join(DATA_SOURCES)}",
                 param="data_source.type",
             )
-        self._check_source(data_source.get("source"), "data_source.source")
+        self._check_source(principal, data_source.get("source"), "data_source.source")
         if kind == "jsonl":
             return None
         model = data_source.get("model")
@@ -156,7 +175,7 @@ class EvalService:
             raise InvalidRequestError(
                 "data_source.model: a model name is required", param="data_source.model"
             )
-        self.registry.reference(model, param="data_source.model")
+        self.registry.reference(model, param="data_source.model", principal=principal)
         messages = data_source.get("input_messages")
         if not isinstance(messages, dict) or messages.get("type") not in ("template", "item_reference"):
             raise InvalidRequestError(
@@ -166,11 +185,9 @@ class EvalService:
             )
         return model
 
-    def create_run(
-        self, eval_id: str, request: CreateEvalRunRequest, *, job_id: str | None = None
-    ) -> EvalRun:
-        self.store.get(EvalRow, eval_id, param="eval_id")
-        model = self._check_data_source(request.data_source)
+    def create_run(self, principal: Principal, eval_id: str, request: CreateEvalRunRequest) -> EvalRun:
+        ev = self.eval(principal, eval_id)
+        model = self._check_data_source(principal, request.data_source)
         row = EvalRunRow(
             id=f"evalrun_{uuid.uuid4().hex}",
             eval_id=eval_id,
@@ -181,40 +198,48 @@ class EvalService:
             run_metadata=request.metadata,
             result_counts={"total": 0, "errored": 0, "failed": 0, "passed": 0},
             status=RunStatus.QUEUED,
-            job_id=job_id,
+            project=ev.project,
         )
         self.store.add(row)
         return run_object(row)
 
-    def _run(self, eval_id: str, run_id: str) -> EvalRunRow:
-        self.store.get(EvalRow, eval_id, param="eval_id")
+    def _run(self, principal: Principal, eval_id: str, run_id: str) -> EvalRunRow:
+        self.eval(principal, eval_id)
         return self.store.get(EvalRunRow, run_id, param="run_id", eval_id=eval_id)
 
-    def get_run(self, eval_id: str, run_id: str) -> EvalRun:
-        return run_object(self._run(eval_id, run_id))
+    def get_run(self, principal: Principal, eval_id: str, run_id: str) -> EvalRun:
+        return run_object(self._run(principal, eval_id, run_id))
 
     def list_runs(
-        self, eval_id: str, *, after: str | None, limit: int, order: Order, status: RunStatus | None
+        self,
+        principal: Principal,
+        eval_id: str,
+        *,
+        after: str | None,
+        limit: int,
+        order: Order,
+        status: RunStatus | None,
     ) -> ListPage[EvalRun]:
-        self.store.get(EvalRow, eval_id, param="eval_id")
+        self.eval(principal, eval_id)
         rows, more = self.store.runs_page(eval_id, after=after, limit=limit, order=order, status=status)
         return list_page([run_object(r) for r in rows], more)
 
-    def cancel_run(self, eval_id: str, run_id: str) -> EvalRun:
-        self._run(eval_id, run_id)
+    def cancel_run(self, principal: Principal, eval_id: str, run_id: str) -> EvalRun:
+        self._run(principal, eval_id, run_id)
         if not self.store.runs.transition(run_id, LIVE_RUN_STATUSES, RunStatus.CANCELED):
             current = self.store.get(EvalRunRow, run_id).status
             raise ConflictError(f"Run {run_id} cannot be canceled: its status is '{current}'", param="run_id")
-        return self.get_run(eval_id, run_id)
+        return self.get_run(principal, eval_id, run_id)
 
-    def delete_run(self, eval_id: str, run_id: str) -> EvalRunDeleted:
-        self._run(eval_id, run_id)
+    def delete_run(self, principal: Principal, eval_id: str, run_id: str) -> EvalRunDeleted:
+        self._run(principal, eval_id, run_id)
         self.store.delete(EvalRunRow, run_id)
         return EvalRunDeleted(deleted=True, run_id=run_id)
 
     # --- output items ---
     def output_items(
         self,
+        principal: Principal,
         eval_id: str,
         run_id: str,
         *,
@@ -223,14 +248,14 @@ class EvalService:
         order: Order,
         status: OutputItemStatus | None,
     ) -> ListPage[OutputItem]:
-        self._run(eval_id, run_id)
+        self._run(principal, eval_id, run_id)
         rows, more = self.store.output_items_page(
             run_id, after=after, limit=limit, order=order, status=status
         )
         return list_page([output_item_object(r) for r in rows], more)
 
-    def output_item(self, eval_id: str, run_id: str, item_id: str) -> OutputItem:
-        self._run(eval_id, run_id)
+    def output_item(self, principal: Principal, eval_id: str, run_id: str, item_id: str) -> OutputItem:
+        self._run(principal, eval_id, run_id)
         return output_item_object(
             self.store.get(OutputItemRow, item_id, param="output_item_id", run_id=run_id)
         )

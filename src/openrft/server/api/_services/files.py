@@ -2,7 +2,11 @@
 
 A ``fine-tune`` upload is read with the dataset validator (``openrft.data``) and refused with
 every problem listed as ``FILENAME:LINE`` when it is not a valid RFT JSONL file; an ``evals``
-upload must hold one JSON object per line. Rejected bytes are removed before answering.
+upload must hold one JSON object per line. Rejected bytes are removed before answering. Rows
+are counted as the bytes arrive, so an upload over the row limit is refused at that row,
+without being stored or parsed to its end.
+
+A file belongs to the project of the key that uploaded it; every other project gets 404.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from fastapi import UploadFile
 
 from openrft.config import Settings
 from openrft.errors import InvalidRequestError
+from openrft.server._shared import Principal
 from openrft.server.api._serialize import file_object
 from openrft.server.api._types.common import ListPage, list_page
 from openrft.server.api._types.files import PURPOSES, FileDeleted, FileObject
@@ -88,6 +93,34 @@ def check_content(
         )
 
 
+def owned(principal: Principal) -> dict[str, str]:
+    """The ``store.get`` condition that keeps a caller to its own project's rows (none for admins)."""
+    return {} if principal.admin else {"project": principal.project}
+
+
+class _RowCounter:
+    """Counts the non-blank lines of a stream of chunks; refuses the row past ``limit``."""
+
+    def __init__(self, limit: int, setting: str):
+        self.limit, self.setting = limit, setting
+        self.rows, self.tail = 0, b""
+
+    def feed(self, chunk: bytes) -> None:
+        lines = (self.tail + chunk).split(b"\n")
+        self.tail = lines.pop()
+        self.rows += sum(1 for line in lines if line.strip())
+        if self.rows > self.limit:
+            raise InvalidRequestError(
+                f"the file has more than {self.limit:,} rows, the limit for a fine-tune file "
+                f"({self.setting})",
+                param="file",
+                code="invalid_file",
+            )
+
+    def close(self) -> None:
+        self.feed(b"\n")
+
+
 class FileService:
     def __init__(self, store: Store, settings: Settings, max_upload_bytes: int):
         self.store = store
@@ -95,7 +128,11 @@ class FileService:
         self.max_upload_bytes = max_upload_bytes
 
     async def create(
-        self, upload: UploadFile, purpose: str, expires_after_seconds: int | None = None
+        self,
+        principal: Principal,
+        upload: UploadFile,
+        purpose: str,
+        expires_after_seconds: int | None = None,
     ) -> FileObject:
         if purpose not in PURPOSES:
             raise InvalidRequestError(
@@ -104,53 +141,68 @@ class FileService:
             )
         filename = check_filename(upload.filename)
         file_id = new_id("file-")
+        rows = _RowCounter(self.settings.max_train_rows, "OPENRFT_MAX_TRAIN_ROWS")
 
         async def chunks() -> AsyncIterator[bytes]:
             while chunk := await upload.read(CHUNK):
+                if purpose == "fine-tune":
+                    rows.feed(chunk)
                 yield chunk
+            if purpose == "fine-tune":
+                rows.close()
 
-        size, digest = await self.store.files.write_async(file_id, chunks(), self.max_upload_bytes)
+        received = await self.store.files.receive(chunks(), self.max_upload_bytes)
+        kept = False
         try:
-            await asyncio.to_thread(
-                check_content, self.store.files.path(file_id), filename, purpose, self.settings
-            )
+            await asyncio.to_thread(check_content, received.path, filename, purpose, self.settings)
+            self.store.files.place(received, file_id)
             created = now()
             row = FileRow(
                 id=file_id,
                 filename=filename,
                 purpose=purpose,
-                bytes=size,
-                sha256=digest,
+                bytes=received.size,
+                sha256=received.sha256,
                 created_at=created,
                 expires_at=created + expires_after_seconds if expires_after_seconds else None,
+                project=principal.project,
             )
             self.store.add(row)
-        except BaseException:
-            self.store.files.delete(file_id)
-            raise
+            kept = True
+        finally:
+            self.store.files.finish(received, keep=kept)
         return file_object(row)
 
-    def _live(self, file_id: str) -> FileRow:
-        row = self.store.get(FileRow, file_id, param="file_id")
+    def live(self, principal: Principal, file_id: str, *, param: str = "file_id") -> FileRow:
+        """The caller's file ``file_id``; 404 when it is absent, expired or another project's."""
+        row = self.store.get(FileRow, file_id, param=param, **owned(principal))
         if row.expires_at is not None and row.expires_at <= now():
-            raise NotFoundError(f"No File object found with id {file_id!r} (it expired)", param="file_id")
+            raise NotFoundError(f"No File object found with id {file_id!r} (it expired)", param=param)
         return row
 
     def list(
-        self, *, purpose: str | None, after: str | None, limit: int, order: Literal["asc", "desc"]
+        self,
+        principal: Principal,
+        *,
+        purpose: str | None,
+        after: str | None,
+        limit: int,
+        order: Literal["asc", "desc"],
     ) -> ListPage[FileObject]:
-        rows, more = self.store.files_page(purpose=purpose, after=after, limit=limit, order=order)
+        rows, more = self.store.files_page(
+            project=principal.scope, purpose=purpose, after=after, limit=limit, order=order
+        )
         return list_page([file_object(r) for r in rows], more)
 
-    def get(self, file_id: str) -> FileObject:
-        return file_object(self._live(file_id))
+    def get(self, principal: Principal, file_id: str) -> FileObject:
+        return file_object(self.live(principal, file_id))
 
-    def content(self, file_id: str) -> tuple[Path, FileRow]:
-        row = self._live(file_id)
+    def content(self, principal: Principal, file_id: str) -> tuple[Path, FileRow]:
+        row = self.live(principal, file_id)
         return self.store.files.path(file_id), row
 
-    def delete(self, file_id: str) -> FileDeleted:
-        self._live(file_id)
+    def delete(self, principal: Principal, file_id: str) -> FileDeleted:
+        self.live(principal, file_id)
         self.store.delete(FileRow, file_id)
         self.store.files.delete(file_id)
         return FileDeleted(id=file_id, deleted=True)

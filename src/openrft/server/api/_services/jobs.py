@@ -5,6 +5,10 @@ A job is checked in the request: the method (reinforcement), the grader (as
 ``fine-tune``, valid RFT JSONL for their split). It is then stored as ``validating_files`` and
 moved to ``queued``, where a worker claims it. Pause, resume and cancel are status changes the
 worker holding the job reads at its next heartbeat.
+
+A job belongs to the project of the key that created it, and may only name that project's
+files and models (another project's id is refused as an unknown one); its validation eval,
+checkpoints and ``ft:`` model belong to the same project.
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ from openrft.config import Settings
 from openrft.errors import GraderValidationError, InvalidRequestError
 from openrft.evals import data_source_config
 from openrft.graders import GraderRuntime, validate_grader
-from openrft.server._shared import ModelRegistry, job_event
+from openrft.server._shared import ModelRegistry, Principal, job_event
 from openrft.server.api._serialize import checkpoint_object, event_object, job_object
 from openrft.server.api._services.chat import response_format
-from openrft.server.api._services.files import check_content
+from openrft.server.api._services.files import check_content, owned
 from openrft.server.api._types.common import ListPage, list_page
 from openrft.server.api._types.fine_tuning import (
     CreateFineTuningJobRequest,
@@ -48,7 +52,7 @@ from openrft.store import (
 MAX_METADATA_PAIRS = 16
 
 
-def job_eval(job_id: str, grader: dict[str, Any], metadata: dict[str, str] | None) -> EvalRow:
+def job_eval(job_id: str, grader: dict[str, Any], metadata: dict[str, str] | None, project: str) -> EvalRow:
     """The eval that holds ``job_id``'s validation runs (one completed run per validation step).
 
     Its testing criterion is the job's grader; the worker records each validation as a run.
@@ -65,6 +69,7 @@ def job_eval(job_id: str, grader: dict[str, Any], metadata: dict[str, str] | Non
             {"type": "custom", "item_schema": {"type": "object"}, "include_sample_schema": True}
         ),
         testing_criteria=[{**grader, "name": name, "id": f"{name}-{uuid.uuid4()}"}],
+        project=project,
     )
 
 
@@ -103,9 +108,9 @@ class JobService:
             )
         return method.model_dump(mode="json", exclude_none=True)
 
-    def _check_grader(self, grader: dict[str, Any]) -> None:
+    def _check_grader(self, principal: Principal, grader: dict[str, Any]) -> None:
         try:
-            validate_grader(grader, runtime=self.runtime)
+            validate_grader(grader, runtime=self.runtime.for_project(principal.project))
         except GraderValidationError as exc:
             param = (
                 f"method.reinforcement.grader.{exc.param}"
@@ -126,11 +131,15 @@ class JobService:
                 f"method.reinforcement.{exc.message}", param=f"method.reinforcement.{exc.param}"
             ) from None
 
-    def _check_file(self, file_id: str | None, param: str, split: str) -> None:
+    def _check_file(self, principal: Principal, file_id: str | None, param: str, split: str) -> None:
         if file_id is None:
             return
         row = self.store.find(FileRow, file_id)
-        if row is None or (row.expires_at is not None and row.expires_at <= now()):
+        if (
+            row is None
+            or not principal.owns(row.project)
+            or (row.expires_at is not None and row.expires_at <= now())
+        ):
             raise InvalidRequestError(
                 f"{param}: no file with id {file_id!r}", param=param, code="invalid_file"
             )
@@ -153,24 +162,26 @@ class JobService:
                 split="valid",
             )
 
-    def _validate(self, request: CreateFineTuningJobRequest, seed: int) -> dict[str, Any]:
+    def _validate(
+        self, principal: Principal, request: CreateFineTuningJobRequest, seed: int
+    ) -> dict[str, Any]:
         method = self._method(request)
         reinforcement = method["reinforcement"]
-        self.registry.reference(request.model)
-        self._check_file(request.training_file, "training_file", "train")
-        self._check_file(request.validation_file, "validation_file", "valid")
+        self.registry.reference(request.model, principal=principal)
+        self._check_file(principal, request.training_file, "training_file", "train")
+        self._check_file(principal, request.validation_file, "validation_file", "valid")
         _check_metadata(request.metadata)
         response_format(reinforcement.get("response_format"), "method.reinforcement.response_format")
         hyper = {**(request.hyperparameters or {}), **(reinforcement.get("hyperparameters") or {})}
         self._check_hyperparameters(hyper, seed)
-        self._check_grader(reinforcement["grader"])
+        self._check_grader(principal, reinforcement["grader"])
         reinforcement["hyperparameters"] = hyper
         reinforcement.setdefault("response_format", None)
         return method
 
-    async def create(self, request: CreateFineTuningJobRequest) -> FineTuningJob:
+    async def create(self, principal: Principal, request: CreateFineTuningJobRequest) -> FineTuningJob:
         seed = request.seed if request.seed is not None else secrets.randbelow(2**31)
-        method = await asyncio.to_thread(self._validate, request, seed)
+        method = await asyncio.to_thread(self._validate, principal, request, seed)
         job = JobRow(
             id=new_id("ftjob-"),
             created_at=now(),
@@ -184,16 +195,17 @@ class JobService:
             integrations=request.integrations,
             status=JobStatus.VALIDATING_FILES,
             result_files=[],
+            project=principal.project,
         )
         if request.validation_file is not None:
-            ev = job_eval(job.id, method["reinforcement"]["grader"], request.metadata)
+            ev = job_eval(job.id, method["reinforcement"]["grader"], request.metadata, principal.project)
             self.store.add(ev)
             job.eval_id = ev.id
         self.store.add(job)
         self.store.add_job_events(job.id, [job_event(f"Validating training file: {request.training_file}")])
         self.store.jobs.transition(job.id, {JobStatus.VALIDATING_FILES}, JobStatus.QUEUED)
         self.store.add_job_events(job.id, [job_event("Files validated, moving job to queued state")])
-        return self.get(job.id)
+        return self.get(principal, job.id)
 
     # --- read ---
     def _best_valid(self, job_ids: list[str]) -> dict[str, float]:
@@ -213,36 +225,46 @@ class JobService:
         best = self._best_valid([r.id for r in rows]) if rows else {}
         return [job_object(r, best.get(r.id)) for r in rows]
 
-    def get(self, job_id: str) -> FineTuningJob:
-        return self._objects([self.store.get(JobRow, job_id, param="fine_tuning_job_id")])[0]
+    def job(self, principal: Principal, job_id: str) -> JobRow:
+        """The caller's job ``job_id``; 404 when it is absent or another project's."""
+        return self.store.get(JobRow, job_id, param="fine_tuning_job_id", **owned(principal))
+
+    def get(self, principal: Principal, job_id: str) -> FineTuningJob:
+        return self._objects([self.job(principal, job_id)])[0]
 
     def list(
-        self, *, after: str | None, limit: int, metadata: dict[str, str] | None
+        self, principal: Principal, *, after: str | None, limit: int, metadata: dict[str, str] | None
     ) -> ListPage[FineTuningJob]:
-        rows, more = self.store.jobs_page(after=after, limit=limit, metadata=metadata)
+        rows, more = self.store.jobs_page(
+            project=principal.scope, after=after, limit=limit, metadata=metadata
+        )
         return list_page(self._objects(rows), more)
 
-    def events(self, job_id: str, *, after: str | None, limit: int) -> ListPage[FineTuningJobEvent]:
-        self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+    def events(
+        self, principal: Principal, job_id: str, *, after: str | None, limit: int
+    ) -> ListPage[FineTuningJobEvent]:
+        self.job(principal, job_id)
         rows, more = self.store.job_events_page(job_id, after=after, limit=limit)
         return list_page([event_object(r) for r in rows], more)
 
-    def checkpoints(self, job_id: str, *, after: str | None, limit: int) -> ListPage[FineTuningJobCheckpoint]:
-        self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+    def checkpoints(
+        self, principal: Principal, job_id: str, *, after: str | None, limit: int
+    ) -> ListPage[FineTuningJobCheckpoint]:
+        self.job(principal, job_id)
         rows, more = self.store.checkpoints_page(job_id, after=after, limit=limit)
         return list_page([checkpoint_object(r) for r in rows], more)
 
-    def metrics(self, job_id: str) -> JobMetrics:
+    def metrics(self, principal: Principal, job_id: str) -> JobMetrics:
         """Every recorded step's metrics (the job folder's ``metrics.jsonl``), in step order."""
         from openrft.training import read_metrics
 
-        self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+        self.job(principal, job_id)
         data = sorted(read_metrics(self.store.job_dir(job_id)), key=lambda m: m.get("step", 0))
         return JobMetrics(data=data)
 
-    def rollouts(self, job_id: str, step: int | None) -> RolloutSteps:
+    def rollouts(self, principal: Principal, job_id: str, step: int | None) -> RolloutSteps:
         """Without ``step``: the recorded steps and their prompt counts; with it, that step's groups."""
-        self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+        self.job(principal, job_id)
         path = self.store.job_dir(job_id) / "rollouts.jsonl"
         lines = []
         if path.exists():
@@ -260,36 +282,48 @@ class JobService:
 
     # --- control ---
     def _move(
-        self, job_id: str, expected: Collection[JobStatus], to: JobStatus, verb: str, **values: Any
+        self,
+        principal: Principal,
+        job_id: str,
+        expected: Collection[JobStatus],
+        to: JobStatus,
+        verb: str,
+        **values: Any,
     ) -> FineTuningJob:
-        self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+        self.job(principal, job_id)
         if not self.store.jobs.transition(job_id, expected, to, **values):
             current = self.store.get(JobRow, job_id).status
             raise ConflictError(
                 f"Job {job_id} cannot be {verb}: its status is '{current}'", param="fine_tuning_job_id"
             )
-        return self.get(job_id)
+        return self.get(principal, job_id)
 
-    def cancel(self, job_id: str) -> FineTuningJob:
+    def cancel(self, principal: Principal, job_id: str) -> FineTuningJob:
         job = self._move(
-            job_id, LIVE_JOB_STATUSES, JobStatus.CANCELLED, "cancelled", finished_at=now(), control=None
+            principal,
+            job_id,
+            LIVE_JOB_STATUSES,
+            JobStatus.CANCELLED,
+            "cancelled",
+            finished_at=now(),
+            control=None,
         )
         self.store.add_job_events(job_id, [job_event("Job cancelled")])
         return job
 
-    def pause(self, job_id: str) -> FineTuningJob:
-        self.store.get(JobRow, job_id, param="fine_tuning_job_id")
+    def pause(self, principal: Principal, job_id: str) -> FineTuningJob:
+        self.job(principal, job_id)
         # A queued job just waits; a running one is asked to checkpoint and stop. Queued first:
         # a worker may claim it meanwhile, and then it is paused as a running job.
         if not self.store.jobs.transition(job_id, {JobStatus.QUEUED}, JobStatus.PAUSED):
-            self._move(job_id, {JobStatus.RUNNING}, JobStatus.PAUSED, "paused", control="pause")
+            self._move(principal, job_id, {JobStatus.RUNNING}, JobStatus.PAUSED, "paused", control="pause")
         self.store.add_job_events(
             job_id, [job_event("Job paused: the current step finishes and is checkpointed")]
         )
-        return self.get(job_id)
+        return self.get(principal, job_id)
 
-    def resume(self, job_id: str) -> FineTuningJob:
-        job = self._move(job_id, {JobStatus.PAUSED}, JobStatus.QUEUED, "resumed", control=None)
+    def resume(self, principal: Principal, job_id: str) -> FineTuningJob:
+        job = self._move(principal, job_id, {JobStatus.PAUSED}, JobStatus.QUEUED, "resumed", control=None)
         self.store.add_job_events(
             job_id, [job_event("Job resumed: queued to continue from its last checkpoint")]
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from openrft.server._shared import OWNER, ModelRegistry, OfferedModel
+from openrft.server._shared import OWNER, ModelRegistry, OfferedModel, Principal
 from openrft.server.api._types.common import ListPage
 from openrft.server.api._types.models import Model
 
@@ -21,14 +21,15 @@ class ModelService:
         self.registry = registry
         self.serving = serving
 
-    def list(self) -> ListPage[Model]:
-        models = [_model_object(m) for m in self.registry.list()]
+    def list(self, principal: Principal) -> ListPage[Model]:
+        """Shared models, the caller's project's ``ft:`` models and the runtime-loaded adapters."""
+        models = [_model_object(m) for m in self.registry.list(principal)]
         models += [_adapter_object(a) for a in self.serving.adapters()]
         return ListPage[Model](data=models, first_id=None, last_id=None, has_more=False)
 
-    def get(self, name: str) -> Model:
+    def get(self, principal: Principal, name: str) -> Model:
         adapter = self.serving.runtime.get(name)
-        return _adapter_object(adapter) if adapter else _model_object(self.registry.get(name))
+        return _adapter_object(adapter) if adapter else _model_object(self.registry.get(name, principal))
 
 
 def _adapter_object(adapter: Adapter) -> Model:
