@@ -76,6 +76,17 @@ class Settings(BaseSettings):
     """Wall-clock seconds one grade may take (OpenAI's limit is 2 minutes)."""
     python_grader_memory_mb: int = Field(default=2048, ge=64)
     """Address-space limit of a sandbox worker (OpenAI's limit is 2 GB)."""
+    python_grader_disk_mb: int = Field(default=1024, ge=1)
+    """Size of a sandbox worker's private /tmp (OpenAI's limit is 1 GB); RAM-backed, so it counts
+    against the sandbox budget with the memory limit."""
+    python_grader_budget_workers: int | None = Field(default=None, ge=1)
+    """Live sandbox workers in one process, across every grader and project (default: two per
+    CPU core); idle ones are evicted when a new one needs the room."""
+    python_grader_budget_mb: int | None = Field(default=None, ge=64)
+    """MiB the live sandbox workers of one process may hold between them, each counted at its
+    memory limit plus its /tmp (default: half the host's memory)."""
+    python_grader_idle_seconds: float = Field(default=300.0, gt=0)
+    """A sandbox worker with nothing to grade for this long is stopped."""
 
     # --- batch grading ---
     grading_concurrency: int = Field(default=64, ge=1)

@@ -256,8 +256,8 @@ async def test_idle_workers_are_given_back_and_restarted_on_demand():
     # Idle for 3 s: long enough to see the worker alive right after a grade on a loaded machine.
     with PythonGraderPool(source, workers=1, timeout=2, idle_seconds=3) as pool:
         assert (await pool.grade({}, {})).value == 0.5
-        assert processes_of_uid(pool.uids[0])
-        thread = f"grader-sandbox-{pool.uids[0]}"
+        thread = f"grader-sandbox-{id(pool):x}-0"
+        assert processes_of_uid(pool.uids[0]) and thread in {t.name for t in threading.enumerate()}
         deadline = time.monotonic() + 60
         while processes_of_uid(pool.uids[0]) or thread in {t.name for t in threading.enumerate()}:
             assert time.monotonic() < deadline, "the idle worker was not given back within 60 s"

@@ -19,18 +19,24 @@ Anything the grader printed (first 4 kB) is in ``Grade.details["stdout"]``.
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
+from openrft.config import Settings
 from openrft.errors import BackendUnavailable, GraderValidationError
 from openrft.graders._results import Grade, RunGraderResponse
 from openrft.graders._runtime import GraderRuntime
 from openrft.graders._sample import Sample, coerce_sample
 from openrft.graders._sandbox import SERVER_ERRORS, PythonGraderPool, SandboxResult, WorkerFailure
+from openrft.graders._sandbox_budget import make_budget
 from openrft.graders._schema import MAX_PYTHON_SOURCE_BYTES, PythonGrader
 
 OnResult = Callable[[int, RunGraderResponse], None]
+MAX_POOLS = 256
+"""Pools a runtime keeps; beyond that, the least recently used idle ones are forgotten."""
 
 
 @lru_cache(maxsize=256)
@@ -38,19 +44,64 @@ def _digest(source: str) -> str:
     return hashlib.sha256(source.encode()).hexdigest()
 
 
-def python_pool(source: str, rt: GraderRuntime) -> PythonGraderPool:
-    """The runtime's pool for this source (one per distinct source), started on first use."""
-    settings = rt.settings
-    key = ("python", _digest(source))
-    return rt.resource(
-        key,
-        lambda: PythonGraderPool(
+class PythonPools:
+    """A runtime's sandbox pools, one per (project, source): no worker grades two projects' items.
+
+    They share one sandbox budget (live workers and their memory, fair between projects).
+
+    A pool with nothing queued holds no process (its workers stop when idle or when the budget
+    needs the room); past ``MAX_POOLS`` the least recently used idle pools are forgotten.
+    """
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        # One budget for every project's pools of this runtime (a server grades through one runtime).
+        self.budget = make_budget(settings.python_grader_budget_workers, settings.python_grader_budget_mb)
+        self._pools: OrderedDict[tuple[str, str], PythonGraderPool] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, project: str, source: str) -> PythonGraderPool:
+        key = (project, _digest(source))
+        with self._lock:
+            pool = self._pools.get(key)
+            if pool is not None:
+                self._pools.move_to_end(key)
+                return pool
+            pool = self._pools[key] = self._new(project, source)
+            # An idle pool has no thread and no process: forgetting it frees its memory, and a
+            # caller still holding it can go on using it.
+            for old_key, old in list(self._pools.items())[: max(0, len(self._pools) - MAX_POOLS)]:
+                if old.idle:
+                    del self._pools[old_key]
+            return pool
+
+    def _new(self, project: str, source: str) -> PythonGraderPool:
+        settings = self.settings
+        return PythonGraderPool(
             source,
             workers=settings.python_grader_workers,
             timeout=settings.python_grader_timeout,
             memory_mb=settings.python_grader_memory_mb,
-        ),
-    )
+            disk_mb=settings.python_grader_disk_mb,
+            idle_seconds=settings.python_grader_idle_seconds,
+            project=project,
+            budget=self.budget,
+        )
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._pools = list(self._pools.values()), OrderedDict()
+        for pool in pools:
+            pool.close()
+
+
+def python_pool(source: str, rt: GraderRuntime) -> PythonGraderPool:
+    """The pool for this source in the runtime's project, started on first use."""
+    pools = rt.resource(("python-pools",), lambda: PythonPools(rt.settings))
+    return pools.get(rt.project, source)
 
 
 def to_grade(result: SandboxResult) -> Grade:

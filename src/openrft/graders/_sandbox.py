@@ -3,8 +3,9 @@
 Threat model
 ------------
 A python grader's ``source`` is untrusted code (a job submitter's, or a model-written one).
-One pool serves one source; its workers are started once and reused, never one process per
-grade (a sandboxed interpreter takes ~0.1-0.3 s to start; a pooled grade takes microseconds).
+One pool serves one source of one project; its workers are started once and reused, never one
+process per grade (a sandboxed interpreter takes ~0.1-0.3 s to start; a pooled grade takes
+microseconds). A worker never grades two projects' items, nor two requests' in one chunk.
 
 Covered, in the ``bwrap`` mode (bubblewrap available; the default on Debian):
 
@@ -12,9 +13,10 @@ Covered, in the ``bwrap`` mode (bubblewrap available; the default on Debian):
   this environment's site-packages alone (bound at /opt/grader/site-packages, so a ``.pth``
   pointing into the project leads nowhere), /etc/ld.so.cache, its own /proc and a minimal
   /dev. No project, no /etc/passwd, no home. Landlock repeats that allow-list inside.
-- **identity**: every worker slot runs as its own unprivileged uid (the parent drops to it
-  before exec'ing bwrap; when root, a launcher first binds a root-only Python install onto
-  world-traversable staging mount points in a private mount namespace);
+- **identity**: every live worker runs as its own unprivileged uid, unique on the host (a lock
+  file per uid; the parent drops to it before exec'ing bwrap; when root, a launcher first
+  binds a root-only Python install onto world-traversable staging mount points in a private
+  mount namespace);
 - **network**: a new network namespace (loopback down), seccomp denies ``socket``, Landlock
   denies TCP;
 - **processes**: seccomp denies fork/vfork/exec and ``clone`` without ``CLONE_THREAD``;
@@ -22,11 +24,17 @@ Covered, in the ``bwrap`` mode (bubblewrap available; the default on Debian):
   nothing survives it; the parent kills by uid (pidfds), reaps, and waits until the uid
   owns no process (zombies included);
 - **resources**: rlimits (address space ``memory_mb``, lifetime CPU, file size, 256 fds,
-  64 tasks per uid, no core files), a ``disk_mb`` tmpfs /tmp, read-only / and /dev;
+  64 tasks per uid, no core files), a ``disk_mb`` tmpfs /tmp, read-only / and /dev; and one
+  budget for the whole process (:mod:`._sandbox_budget`): at most so many live workers, whose
+  ``memory_mb + disk_mb`` sum stays under a cap, idle ones evicted, projects served fairly;
 - **time**: a soft SIGALRM timeout in the worker and a hard wall-clock kill in the parent
   (``timeout`` + a grace), after which the worker is killed, reaped and replaced;
 - **output**: grader prints are captured in-worker (``stdout_cap`` kept, ``output_limit``
   fails the grade); the parent reads length-prefixed frames capped at 1 MiB, never unbounded;
+- **forged replies**: each reply frame carries its pair's index and the chunk's random nonce;
+  a frame out of place, a malformed one, or any byte left over after a chunk is a protocol
+  error and the worker is replaced, so a grader writing frames of its own can at worst spoil
+  its own request's grades, never a later request's or another project's;
 - **bad answers**: the parent re-validates every value (finite real, not bool/str/None,
   not an int beyond float range); an exception, a bad value or any sandbox failure recycles
   the worker, and a worker with a thread left over from a grade is recycled too.
@@ -38,11 +46,11 @@ and disk use is bounded per file (RLIMIT_FSIZE) and not in total.
 
 Not covered: kernel exploits (use gVisor or a microVM for hostile multi-tenant hosting);
 timing side channels; CPU *cores* (no cgroup: threads of one grade may use every core until
-the wall clock or RLIMIT_CPU stops them); state a grader keeps between the samples a
-worker grades (as in any pooled design: a grader can count its calls); a grader writing
-forged frames on its own reply pipe to change the results of the other samples in its
-chunk (the same source decides those rewards anyway). As a non-root user the workers run
-as that user (no dedicated uid, no RLIMIT_NPROC); that path is not exercised by the tests.
+the wall clock or RLIMIT_CPU stops them); state a grader keeps between the samples a worker
+grades: its globals and ``/tmp`` persist across grades and requests of the same source within
+one project (as in any pooled design), never across projects. As a non-root user the
+workers run as that user (no dedicated uid, no RLIMIT_NPROC); that path is not exercised by
+the tests.
 """
 
 from __future__ import annotations
@@ -51,48 +59,28 @@ import asyncio
 import concurrent.futures
 import contextlib
 import json
-import math
 import threading
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from openrft.graders._sandbox_process import (
-    DETAIL_CAP,
-    SERVER_ERRORS,
-    SandboxResult,
-    Worker,
-    WorkerFailure,
-    isolation_mode,
-    parse_reply,
-    text_field,
-)
-from openrft.graders._sandbox_spawn import WorkerSpec, log, uids
+from openrft.graders._sandbox_budget import SandboxBudget, default_budget
+from openrft.graders._sandbox_process import SERVER_ERRORS, SandboxResult, WorkerFailure, isolation_mode
+from openrft.graders._sandbox_slot import Batch, Item, Slot
+from openrft.graders._sandbox_spawn import WorkerSpec
 
 __all__ = ["SERVER_ERRORS", "PythonGraderPool", "SandboxResult", "WorkerFailure"]
 
 
-class _Batch:
-    """Pairs submitted together, completed together (a concurrent future of the results)."""
-
-    def __init__(self, payloads: list[bytes | None]):
-        self.payloads = payloads
-        self.results: list[SandboxResult | None] = [None] * len(payloads)
-        self.pending: deque[int] = deque()
-        self.left = len(payloads)
-        self.future: concurrent.futures.Future[list[SandboxResult]] = concurrent.futures.Future()
-
-
-Item = tuple[_Batch, int]
-
-
 class PythonGraderPool:
-    """Pre-started sandbox workers for one grader source; thread- and event-loop-agnostic.
+    """Pre-started sandbox workers for one grader source of one project; thread- and
+    event-loop-agnostic.
 
-    Each worker slot has its own thread (blocking pipe I/O with deadlines) and its own uid.
-    Requests are cut into chunks of up to ``chunk_size`` pairs, possibly from several
-    batches; a worker answers each pair as it finishes, so when it dies or hangs, only the
-    grade it was on fails and the rest of the chunk goes to a fresh worker.
+    Each worker slot has its own thread (blocking pipe I/O with deadlines); a live worker has
+    its own uid and a lease from ``budget`` (the process's by default). Requests are cut into
+    chunks of up to ``chunk_size`` pairs of one request; a worker answers each pair as it
+    finishes, so when it dies or hangs, only the grade it was on fails and the rest of the
+    chunk goes to a fresh worker.
     """
 
     def __init__(
@@ -110,28 +98,47 @@ class PythonGraderPool:
         idle_seconds: float = 300.0,
         stdout_cap: int = 4096,
         output_limit: int = 1 << 20,
+        project: str = "",
+        budget: SandboxBudget | None = None,
     ):
         self.source, self._requested = source, isolation
+        self.project = project
+        """Whose grades these are: the budget shares workers fairly between projects."""
+        self.budget = budget or default_budget()
+        self.worker_mb = memory_mb + disk_mb
+        """What one worker may hold: its address space plus its RAM-backed /tmp."""
         self._limits = {"timeout": timeout, "memory_mb": memory_mb, "disk_mb": disk_mb}
         self._limits |= {"stdout_cap": stdout_cap, "output_limit": output_limit}
         self.chunk_size, self.max_grades = chunk_size, max_grades_per_worker
         self.recycle_after_error, self.idle_seconds = recycle_after_error, idle_seconds
         self._spec_cache: WorkerSpec | None = None
         self._cond = threading.Condition()
-        self._queue: deque[_Batch] = deque()
+        self._queue: deque[Batch] = deque()
         self._pending = 0
         self._probes: deque[concurrent.futures.Future[Any]] = deque()
         self._closed = False
         self.load_error: SandboxResult | None = None
         self.respawns = 0
-        self._slots = [_Slot(self, uids.take()) for _ in range(workers)]
+        self.used_uids: set[int] = set()
+        self._slots = [Slot(self, index) for index in range(workers)]
 
     # --- public API ---------------------------------------------------------------------
 
     @property
     def uids(self) -> list[int]:
-        """The dedicated uid of each worker slot."""
-        return [slot.uid for slot in self._slots]
+        """Every uid a worker of this pool has run as (live or gone)."""
+        with self._cond:
+            return sorted(self.used_uids)
+
+    @property
+    def live_workers(self) -> int:
+        return sum(1 for slot in self._slots if slot.worker is not None and slot.worker.alive)
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued, no thread running: the pool holds no worker and may be dropped."""
+        with self._cond:
+            return not self._queue and not self._probes and all(s.thread is None for s in self._slots)
 
     @property
     def isolation(self) -> str:
@@ -152,7 +159,7 @@ class PythonGraderPool:
                 payloads.append(json.dumps(list(pair), ensure_ascii=False).encode())
             except (TypeError, ValueError):
                 payloads.append(None)
-        batch = _Batch(payloads)
+        batch = Batch(payloads)
         batch.future.add_done_callback(lambda future: future.cancelled() and self._drop(batch))
         unsent = SandboxResult("invalid_input", detail="the sample or item is not JSON-serialisable")
         self._settle(batch, {i: unsent for i, payload in enumerate(payloads) if payload is None})
@@ -213,7 +220,6 @@ class PythonGraderPool:
         for slot in self._slots:
             if slot.thread is not None:
                 slot.thread.join(timeout=30)
-            uids.give_back(slot.uid)
 
     def __enter__(self) -> PythonGraderPool:
         return self
@@ -226,17 +232,24 @@ class PythonGraderPool:
     def _start_threads(self) -> None:
         for slot in self._slots:
             if slot.thread is None:
-                name = f"grader-sandbox-{slot.uid}"
+                name = f"grader-sandbox-{id(self):x}-{slot.index}"
                 slot.thread = threading.Thread(target=slot.run, name=name, daemon=True)
                 slot.thread.start()
 
-    def _take(self) -> list[Item] | concurrent.futures.Future[Any] | None:
-        """The next chunk (possibly from several batches) or a load probe.
+    def _wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
 
-        [] after ``idle_seconds`` without work; None once the pool is closed.
+    def _take(self, slot: Slot) -> list[Item] | concurrent.futures.Future[Any] | None:
+        """The next chunk (pairs of one request) or a load probe.
+
+        [] after ``idle_seconds`` without work or when the budget evicts the slot's worker;
+        None once the pool is closed.
         """
         with self._cond:
             while not self._queue and not self._probes and not self._closed:
+                if slot.evicted:
+                    return []
                 if not self._cond.wait(timeout=self.idle_seconds) and not self._queue and not self._probes:
                     return []
             if self._closed:
@@ -244,17 +257,16 @@ class PythonGraderPool:
             if self._probes:
                 return self._probes.popleft()
             want = min(self.chunk_size, max(1, -(-self._pending // len(self._slots))))
+            batch = self._queue[0]  # never two requests in one chunk
             items: list[Item] = []
-            while self._queue and len(items) < want:
-                batch = self._queue[0]
-                while batch.pending and len(items) < want:
-                    items.append((batch, batch.pending.popleft()))
-                if not batch.pending:
-                    self._queue.popleft()
+            while batch.pending and len(items) < want:
+                items.append((batch, batch.pending.popleft()))
+            if not batch.pending:
+                self._queue.popleft()
             self._pending -= len(items)
             return items
 
-    def _release(self, slot: _Slot) -> bool:
+    def _release(self, slot: Slot) -> bool:
         """Let an idle slot's thread end (its worker is already gone) unless work is waiting."""
         with self._cond:
             if self._queue or self._probes or self._closed:
@@ -262,7 +274,7 @@ class PythonGraderPool:
             slot.thread = None
             return True
 
-    def _drop(self, batch: _Batch) -> None:
+    def _drop(self, batch: Batch) -> None:
         """A cancelled batch: forget what is still queued of it."""
         with self._cond:
             if batch in self._queue:
@@ -271,6 +283,8 @@ class PythonGraderPool:
             batch.pending.clear()
 
     def _requeue(self, items: list[Item]) -> None:
+        if not items:
+            return
         with self._cond:
             if self._closed:
                 closed = SandboxResult("closed", detail="pool closed")
@@ -284,7 +298,7 @@ class PythonGraderPool:
             self._pending += len(items)
             self._cond.notify_all()
 
-    def _settle(self, batch: _Batch, results: dict[int, SandboxResult]) -> None:
+    def _settle(self, batch: Batch, results: dict[int, SandboxResult]) -> None:
         """Record results (first one wins per pair) and resolve the batch once all are in."""
         with self._cond:
             fresh = [index for index in results if batch.results[index] is None]
@@ -304,131 +318,3 @@ class PythonGraderPool:
         for batch in batches:
             self._settle(batch, dict.fromkeys(batch.pending, failure))
             batch.pending.clear()
-
-
-class _Slot:
-    """One worker slot: a dedicated uid, a thread, and at most one live worker."""
-
-    def __init__(self, pool: PythonGraderPool, uid: int):
-        self.pool, self.uid = pool, uid
-        self.worker: Worker | None = None
-        self.starting: Worker | None = None
-        self.thread: threading.Thread | None = None
-
-    def run(self) -> None:
-        while (job := self.pool._take()) is not None:
-            try:
-                if isinstance(job, concurrent.futures.Future):
-                    self._probe(job)
-                elif not job:  # idle: give the process back; end the thread unless work came in
-                    self.retire()
-                    if self.pool._release(self):
-                        return
-                else:
-                    self._execute(job)
-            except Exception as exc:  # a bug here must not strand callers on unresolved futures
-                log.exception("python-grader sandbox: slot failed")
-                self.retire()
-                if isinstance(job, list):
-                    failure = SandboxResult("worker_died", detail=f"internal error: {exc}")
-                    self._settle([(batch, index, failure) for batch, index in job])
-                elif not job.done():
-                    job.set_exception(WorkerFailure("spawn_failed", str(exc)))
-        self.retire()
-
-    def _probe(self, probe: concurrent.futures.Future[Any]) -> None:
-        try:
-            if self.pool.load_error is None and (self.worker is None or not self.worker.alive):
-                self._spawn()
-            probe.set_result(self.pool.load_error)
-        except WorkerFailure as exc:
-            probe.set_exception(exc)
-        except OSError as exc:
-            probe.set_exception(WorkerFailure("spawn_failed", str(exc)))
-
-    def _spawn(self) -> Worker | None:
-        """A fresh ready worker, or None when the source does not load (recorded on the pool)."""
-        self.retire()
-        worker = self.starting = Worker(self.pool.spec, self.uid)
-        try:
-            reply = worker.start()
-        except BaseException:
-            worker.kill()
-            raise
-        finally:
-            self.starting = None
-        if reply.get("s") != "ready":
-            worker.kill()
-            detail = text_field(reply.get("d"), 2000) or "the source did not load"
-            traceback = text_field(reply.get("tb"), DETAIL_CAP)
-            self.pool._fail_load(SandboxResult("load_error", detail=f"{detail}\n{traceback}".strip()))
-            return None
-        self.worker = worker
-        self.pool.respawns += 1
-        return worker
-
-    def _execute(self, items: list[Item]) -> None:
-        worker = self.worker if self.worker is not None and self.worker.alive else None
-        if worker is None and self.pool.load_error is None:
-            try:
-                worker = self._spawn()
-            except (WorkerFailure, OSError) as exc:
-                log.error("python-grader sandbox: cannot start a worker: %s", exc)
-                failure = SandboxResult("spawn_failed", detail=str(exc)[:DETAIL_CAP])
-                self._settle([(batch, index, failure) for batch, index in items])
-                return
-        if worker is None:
-            failure = self.pool.load_error or SandboxResult("spawn_failed")
-            self._settle([(batch, index, failure) for batch, index in items])
-            return
-        self._grade(worker, items)
-
-    def _grade(self, worker: Worker, items: list[Item]) -> None:
-        """Send one chunk and collect its replies; on a failure, blame the grade in progress."""
-        spec, pool = worker.spec, self.pool
-        hard = spec.timeout + spec.grace
-        done: list[tuple[_Batch, int, SandboxResult]] = []
-        recycle = False
-        try:
-            worker.send(b"[" + b",".join(batch.payloads[i] or b"" for batch, i in items) + b"]", hard)
-            for batch, index in items:
-                reply = worker.receive(hard)
-                result = parse_reply(reply)
-                done.append((batch, index, result))
-                worker.graded += 1
-                worker.cpu = reply.get("cpu", worker.cpu)
-                failed = result.status != "ok" and (
-                    pool.recycle_after_error or result.status in SERVER_ERRORS
-                )
-                if failed or reply.get("threads"):
-                    recycle = True
-                    break
-        except WorkerFailure as failure:
-            batch, index = items[len(done)]
-            kind = "closed" if pool._closed else failure.kind
-            done.append((batch, index, SandboxResult(kind, detail=failure.detail[:DETAIL_CAP])))
-            recycle = True
-        self._settle(done)
-        if len(done) < len(items):
-            pool._requeue(items[len(done) :])
-        cpu = worker.cpu if isinstance(worker.cpu, int | float) else math.inf
-        if recycle or worker.graded >= pool.max_grades or cpu > spec.cpu_budget / 2:
-            self.retire()
-
-    def _settle(self, done: list[tuple[_Batch, int, SandboxResult]]) -> None:
-        by_batch: dict[int, tuple[_Batch, dict[int, SandboxResult]]] = {}
-        for batch, index, result in done:
-            by_batch.setdefault(id(batch), (batch, {}))[1][index] = result
-        for batch, results in by_batch.values():
-            self.pool._settle(batch, results)
-
-    def retire(self) -> None:
-        worker, self.worker = self.worker, None
-        if worker is not None:
-            worker.kill()
-
-    def stop(self) -> None:
-        """Interrupt the live or starting worker from another thread; the slot's thread reaps it."""
-        for worker in (self.worker, self.starting):
-            if worker is not None:
-                worker.interrupt()

@@ -250,6 +250,12 @@ class Worker:
             self._buf = self._buf[self._pos :] + data if self._pos < len(self._buf) else data
             self._pos = 0
 
+    def has_pending(self) -> bool:
+        """Whether bytes wait that no request asked for (or the worker hung up)."""
+        if self.proc is None:
+            return False
+        return self._pos < len(self._buf) or bool(self._poll.poll(0))
+
     def _parse(self) -> dict[str, Any] | None:
         available = len(self._buf) - self._pos
         if available < HEADER.size:

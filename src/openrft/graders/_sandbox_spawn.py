@@ -6,17 +6,21 @@
   points in a private mount namespace; the project itself is never mounted.
 - :func:`fallback_command`: no bubblewrap: the worker runs as the uid and confines itself
   (rlimits, Landlock, seccomp); unreachable directories are passed as O_PATH fds.
-- :data:`uids` hands each worker slot its own uid; :func:`kill_uid` and
-  :func:`processes_of_uid` kill and prove gone everything a uid runs.
+- :data:`uids` hands each live worker its own uid, unique on the host: a uid is held by an
+  exclusive ``flock`` on ``<lock dir>/uid-N.lock``, which every openrft process on the host
+  takes the same way and the kernel lets go when the holder dies (even by SIGKILL), so two
+  processes never share a uid and one's recycling never kills the other's worker;
+  :func:`kill_uid` and :func:`processes_of_uid` kill and prove gone everything a uid runs.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import fcntl
 import json
 import logging
 import os
-import random
 import shutil
 import signal
 import sys
@@ -32,6 +36,8 @@ log = logging.getLogger("openrft.graders.sandbox")
 
 UID_BASE, UID_SPAN = 1_500_000_000, 1_000_000
 """Sandbox uids (and gids) are taken from here: far from real, system and subordinate ids."""
+UID_LOCK_DIR = "/run/openrft-sandbox-uids"
+"""Where the host's uid locks live (root only: only root switches uids)."""
 SITE_IN_SANDBOX = "/opt/grader/site-packages"
 SANDBOX_ENV = {
     "PATH": "/usr/bin:/bin",
@@ -146,28 +152,63 @@ def processes_of_uid(uid: int) -> list[int]:
     return [int(name) for name in os.listdir("/proc") if name.isdigit() and _uid_of(name) == uid]
 
 
-class _UidAllocator:
-    """Hands out one dedicated uid per worker slot (RLIMIT_NPROC counts per uid)."""
+def _lock_dir(path: str) -> str:
+    """The uid-lock folder, created root-only; refused if anyone else could have made or changed it."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o700)
+    info = os.lstat(path)
+    if not os.path.isdir(path) or os.path.islink(path) or info.st_uid != 0 or info.st_mode & 0o022:
+        raise RuntimeError(f"{path} must be a directory owned by root and writable only by it")
+    return path
 
-    def __init__(self) -> None:
+
+class _UidAllocator:
+    """Hands out one dedicated uid per live worker, unique across the host's processes.
+
+    RLIMIT_NPROC counts per uid, and a worker is killed by its uid: two workers sharing one
+    would starve or kill each other. A uid is ours while we hold ``uid-N.lock`` (``flock``).
+    """
+
+    def __init__(self, lock_dir: str = UID_LOCK_DIR) -> None:
+        self.lock_dir = lock_dir
         self._lock = threading.Lock()
-        self._taken: set[int] = set()
-        self._next = UID_BASE + random.randrange(UID_SPAN)
+        self._held: dict[int, int] = {}
+        """uid → the descriptor holding its lock."""
 
     def take(self) -> int:
         if os.geteuid() != 0:
             return os.getuid()  # cannot switch: the worker runs as us (see the threat model)
         with self._lock:
-            for _ in range(UID_SPAN):
-                uid, self._next = self._next, UID_BASE + (self._next - UID_BASE + 1) % UID_SPAN
-                if uid not in self._taken and not processes_of_uid(uid):
-                    self._taken.add(uid)
-                    return uid
+            folder = _lock_dir(self.lock_dir)
+            # The lowest free uid: the same few lock files serve a host for its whole life.
+            for uid in range(UID_BASE, UID_BASE + UID_SPAN):
+                if uid in self._held:
+                    continue
+                fd = os.open(
+                    f"{folder}/uid-{uid}.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
+                )
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    os.close(fd)  # another process's
+                    continue
+                if processes_of_uid(uid):  # left by a process that died holding it: not reusable yet
+                    os.close(fd)
+                    continue
+                self._held[uid] = fd
+                return uid
         raise RuntimeError("no free sandbox uid")
 
     def give_back(self, uid: int) -> None:
         with self._lock:
-            self._taken.discard(uid)
+            fd = self._held.pop(uid, None)
+        if fd is not None:
+            os.close(fd)
+
+    def held(self) -> list[int]:
+        """The uids this process holds now (one per live or starting worker)."""
+        with self._lock:
+            return sorted(self._held)
 
 
 uids = _UidAllocator()

@@ -14,9 +14,11 @@ it sees nothing of the project and must import nothing but the standard library 
     ``grade`` is reported here) and then answers grading requests.
 
 Protocol: frames of a 4-byte big-endian length and a JSON payload. The parent sends the
-source first (``{"source": ...}``), then lists of ``[sample, item]`` pairs; the worker answers
-``{"s": "ready"}`` or ``{"s": "load_error", ...}`` once, then one result frame per pair, as each
-grade finishes, so the parent always knows which grade is running.
+source first (``{"source": ...}``), then chunks ``{"n": NONCE, "p": [[sample, item], ...]}``
+(one request's pairs, a fresh random nonce each); the worker answers ``{"s": "ready"}`` or
+``{"s": "load_error", ...}`` once, then one result frame per pair, as each grade finishes, each
+carrying the pair's index in the chunk (``"i"``) and the chunk's nonce (``"n"``), so the parent
+always knows which grade is running and refuses any frame that is not the one it expects.
 """
 
 from __future__ import annotations
@@ -406,9 +408,10 @@ def serve(cfg: dict[str, Any]) -> None:
     write_frame(wfd, reply)
     while grade is not None:
         try:
-            pairs = read_frame(rfd)
+            chunk = read_frame(rfd)
         except EOFError:
             return
+        nonce, pairs = chunk["n"], chunk["p"]
         for index, (sample, item) in enumerate(pairs):
             reply = grade_one(grade, sample, item, out, cfg["timeout"])
             extra = os.fstat(tasks).st_nlink - threads
@@ -416,6 +419,7 @@ def serve(cfg: dict[str, Any]) -> None:
                 reply["threads"] = extra  # a thread outlived its grade: the parent recycles us
             if index == len(pairs) - 1:
                 reply["cpu"] = time.process_time()
+            reply["i"], reply["n"] = index, nonce
             write_frame(wfd, reply)
 
 
