@@ -47,8 +47,8 @@ class Sample:
     memory_mb: float
 
 
-def sandbox_usage() -> Sample:
-    """Live sandbox workers on this host (one uid each) and their RSS plus their /tmp's use."""
+def sandbox_usage(ignore: frozenset[int] = frozenset()) -> Sample:
+    """Live sandbox workers on this host (one uid each, ``ignore`` aside): their RSS and /tmp use."""
     by_uid: dict[int, list[int]] = {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -59,7 +59,7 @@ def sandbox_usage() -> Sample:
         except OSError:
             continue
         uid = int(fields["Uid"].split()[0])
-        if UID_BASE <= uid < UID_BASE + UID_SPAN:
+        if UID_BASE <= uid < UID_BASE + UID_SPAN and uid not in ignore:
             rss = int(fields.get("VmRSS", "0 kB").split()[0]) // 1024 if "VmRSS" in fields else 0
             by_uid.setdefault(uid, []).extend([int(name), rss])
     memory, host_tmp = 0.0, os.stat("/tmp").st_dev
@@ -78,17 +78,40 @@ def sandbox_usage() -> Sample:
     return Sample(len(by_uid), memory)
 
 
+def live_uids() -> frozenset[int]:
+    """Sandbox uids that run a process now (other pools of this test process, idle)."""
+    return frozenset(
+        int(line.split()[1])
+        for name in os.listdir("/proc")
+        if name.isdigit()
+        for line in _status_lines(name)
+        if line.startswith("Uid:") and UID_BASE <= int(line.split()[1]) < UID_BASE + UID_SPAN
+    )
+
+
+def _status_lines(pid: str) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return status.readlines()
+    except OSError:
+        return []
+
+
 class Sampler:
-    """Samples :func:`sandbox_usage` every 20 ms in a thread; keeps the peaks."""
+    """Samples :func:`sandbox_usage` every 20 ms in a thread; keeps the peaks.
+
+    Workers that were already there when it started (idle pools of earlier tests) are left out.
+    """
 
     def __init__(self) -> None:
         self.peak = Sample(0, 0.0)
+        self.ignore = live_uids()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            now = sandbox_usage()
+            now = sandbox_usage(self.ignore)
             self.peak = Sample(max(self.peak.workers, now.workers), max(self.peak.memory_mb, now.memory_mb))
             time.sleep(0.02)
 
@@ -115,7 +138,6 @@ def budget_settings(**extra: object) -> Settings:
 
 @pytest.mark.slow
 async def test_forty_sources_filling_tmp_stay_under_the_cap_and_grade_right():
-    assert sandbox_usage().workers == 0, "another sandbox is running on this host; the sample would lie"
     runtime = GraderRuntime(budget_settings())
     graders = [{"type": "python", "name": f"g{n}", "source": FILLER.format(n=n)} for n in range(40)]
     try:
