@@ -23,7 +23,7 @@ from openrft.models._reasoning import count_reasoning_tokens, estimate_reasoning
 from openrft.models._remote import RemoteBackend
 from openrft.models._resolve import PACKAGED_MODELS, PackagedModel, convert_gguf, resolve_model_path
 from openrft.models._scheduler import GenerationScheduler
-from openrft.models._tools import ToolCall, check_tools
+from openrft.models._tools import ToolCall, check_tools, parse_tool_calls, render_prompt
 from openrft.models._vllm import TokenCompletion, VLLMServer
 
 __all__ = [
@@ -51,6 +51,8 @@ __all__ = [
     "estimate_reasoning_tokens",
     "open_backend",
     "parse_hub_id",
+    "parse_tool_calls",
+    "render_prompt",
     "resolve_model_path",
     "schema_regex",
     "select_device",

@@ -34,7 +34,7 @@ from openrft.models._generation import (
     tokens_left,
 )
 from openrft.models._reasoning import count_reasoning_tokens, prompt_opens_thinking
-from openrft.models._tools import forced_tools, reads_tools, template_message, tool_format
+from openrft.models._tools import forced_tools, render_prompt, tool_format
 
 if TYPE_CHECKING:
     import torch
@@ -162,22 +162,7 @@ class LocalChatModel:
         ``tools`` (OpenAI function tools) are shown through the chat template; a template without
         tool support refuses them, and tool turns in the history, with a 400.
         """
-        rendered = [template_message(m) for m in messages]
-        if tools:
-            tool_format(self.tokenizer, self.name)
-        turns = [i for i, m in enumerate(rendered) if m.get("role") == "tool" or m.get("tool_calls")]
-        if turns and not reads_tools(self.tokenizer):
-            raise InvalidRequestError(
-                f"model {self.name!r} cannot read tool calls or tool messages: its chat template has "
-                "no tool support",
-                param=f"messages[{turns[0]}].role",
-                code="tools_not_supported",
-            )
-        extra = {"tools": [dict(t) for t in tools]} if tools else {}
-        text = self.tokenizer.apply_chat_template(
-            rendered, tokenize=False, add_generation_prompt=True, **extra
-        )
-        return str(text)
+        return render_prompt(self.tokenizer, messages, tools, model=self.name)
 
     def _generation_config(self, *, n: int, temperature: float, top_p: float, max_tokens: int) -> Any:
         from transformers import GenerationConfig

@@ -33,6 +33,7 @@ from openrft.errors import BackendUnavailable, InvalidRequestError
 from openrft.models._backend import Conversation, GenerationOptions
 from openrft.models._generation import Completion
 from openrft.models._reasoning import estimate_reasoning_tokens
+from openrft.models._tools import ToolCall
 
 if TYPE_CHECKING:
     import openai
@@ -189,6 +190,16 @@ class RemoteBackend:
             params["seed"] = seed
         if options.response_format is not None:
             params["response_format"] = dict(options.response_format)
+        if options.tools:
+            params["tools"] = [dict(t) for t in options.tools]
+            if options.tool_choice is not None:
+                params["tool_choice"] = options.tool_choice
+            params["parallel_tool_calls"] = options.parallel_tool_calls
+        if options.logit_bias:
+            params["logit_bias"] = {str(k): v for k, v in options.logit_bias.items()}
+        for name in ("frequency_penalty", "presence_penalty"):
+            if getattr(options, name):
+                params[name] = getattr(options, name)
         async with self._semaphore():
             while True:
                 field = self._limit_field
@@ -266,9 +277,20 @@ def _completions(response: Any) -> list[Completion]:
             completion_tokens=count,
             finish_reason=str(choice.finish_reason or "stop"),
             reasoning_tokens=min(thought, count),
+            tool_calls=_tool_calls(choice.message),
         )
         for choice, text, count, thought in zip(choices, texts, tokens, reasoning, strict=True)
     ]
+
+
+def _tool_calls(message: Any) -> tuple[ToolCall, ...]:
+    """The function calls of a reply, as local models report them."""
+    calls = getattr(message, "tool_calls", None) or []
+    return tuple(
+        ToolCall(call.function.name, call.function.arguments, call.id)
+        for call in calls
+        if getattr(call, "function", None) is not None
+    )
 
 
 def _reasoning_text(message: Any) -> str | None:

@@ -218,3 +218,35 @@ def template_message(message: Mapping[str, Any]) -> dict[str, Any]:
             converted.append(call)
         out["tool_calls"] = converted
     return out
+
+
+def render_prompt(
+    tokenizer: Any,
+    messages: Sequence[Mapping[str, Any]],
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    model: str = "the model",
+) -> str:
+    """One conversation's prompt text through ``tokenizer``'s chat template, ending where the
+    assistant's turn starts, with ``tools`` shown; a template without tool support refuses tools
+    and tool turns (``param`` names which)."""
+    rendered = [template_message(m) for m in messages]
+    if tools:
+        tool_format(tokenizer, model)
+    turns = [i for i, m in enumerate(rendered) if m.get("role") == "tool" or m.get("tool_calls")]
+    if turns and not reads_tools(tokenizer):
+        raise InvalidRequestError(
+            f"model {model!r} cannot read tool calls or tool messages: its chat template has no tool support",
+            param=f"messages[{turns[0]}].role",
+            code="tools_not_supported",
+        )
+    extra = {"tools": [dict(t) for t in tools]} if tools else {}
+    return str(tokenizer.apply_chat_template(rendered, tokenize=False, add_generation_prompt=True, **extra))
+
+
+def parse_tool_calls(
+    tokenizer: Any, text: str, tools: Sequence[Mapping[str, Any]], *, model: str = "the model"
+) -> tuple[str, list[ToolCall]]:
+    """``text`` without the calls it makes to ``tools``, and those calls (the template's format)."""
+    names = [t["function"]["name"] for t in tools]
+    return tool_format(tokenizer, model).parse(text, names)

@@ -51,6 +51,7 @@ NOUNS = {
     "eval_runs": "eval run",
     "eval_output_items": "output item",
     "saved_graders": "saved grader",
+    "responses": "response",
 }
 
 

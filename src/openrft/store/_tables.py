@@ -236,6 +236,22 @@ class SavedGraderRow(Owned, Base):
     updated_at: Mapped[int] = mapped_column(BigInteger)
 
 
+class ResponseRow(Owned, Base):
+    """A stored model response (``POST /v1/responses`` unless ``store`` is false)."""
+
+    __tablename__ = "responses"
+    seq: Mapped[int] = mapped_column(SeqType, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))
+    response: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """The response object as the API returns it."""
+    input_items: Mapped[list[Any]] = mapped_column(JSON)
+    """The request's input items, as ``GET /v1/responses/{id}/input_items`` lists them."""
+    conversation: Mapped[list[Any]] = mapped_column(JSON)
+    """The messages so far (earlier responses' included), which ``previous_response_id`` continues."""
+
+
 class ApiKeyRow(Base):
     """An API key of one project, stored as a salted SHA-256 digest (the key itself is shown once)."""
 

@@ -45,6 +45,16 @@ class ServerSettings(BaseSettings):
     that holds the dashboard's key); ``/openapi.json`` is always served."""
     upload_sweep_seconds: float = Field(default=600.0, gt=0)
     """How often the API removes the bytes of uploads that a killed process left behind."""
+    max_completion_tokens: int = Field(default=4096, ge=1)
+    """Most tokens one chat, responses or completions request may ask for (``max_tokens``,
+    ``max_completion_tokens``, ``max_output_tokens``; more is a 400); the model's context
+    left after the prompt cuts it further."""
+    default_max_tokens: int = Field(default=512, ge=1)
+    """Tokens generated when a request sets no limit."""
+    max_n: int = Field(default=128, ge=1, le=128)
+    """Most choices one chat or completions request may ask for (OpenAI's limit: 128)."""
+    max_generation_seconds: float = Field(default=300.0, gt=0)
+    """A generation still running after this long stops (``finish_reason`` ``length``)."""
     max_loaded_models: int = Field(default=2, ge=1)
     """Models kept in memory for chat completions and responses (least recently used leaves)."""
     models: dict[str, str] = {}

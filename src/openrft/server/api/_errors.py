@@ -56,6 +56,8 @@ def _validation_message(error: dict[str, Any], param: str | None) -> str:
     kind = error.get("type", "")
     if kind == "json_invalid":
         return f"The request body is not valid JSON ({error.get('ctx', {}).get('error', 'parse error')})."
+    if kind == "extra_forbidden" and param:
+        return f"Unrecognized request argument supplied: {param}"
     if kind == "missing" and param:
         return f"Missing required parameter: '{param}'."
     if kind == "missing":

@@ -17,9 +17,11 @@ from openrft.server.api._services.chat import ChatService
 from openrft.server.api._services.completions import CompletionService
 from openrft.server.api._services.evals import EvalService
 from openrft.server.api._services.files import FileService
+from openrft.server.api._services.generation import Generator
 from openrft.server.api._services.graders import GraderService
 from openrft.server.api._services.jobs import JobService
 from openrft.server.api._services.models import ModelService
+from openrft.server.api._services.responses import ResponseService
 from openrft.server.api._services.serving import ServingModels
 from openrft.store import Store
 
@@ -42,6 +44,7 @@ class ServerState:
     serving: ServingModels
     """Model names → backends: base models, LoRA adapters on shared bases, a remote adapter server."""
     chat: ChatService
+    responses: ResponseService
     completions: CompletionService
 
     @classmethod
@@ -53,6 +56,7 @@ class ServerState:
         registry = ModelRegistry(store, core, settings.models, settings.hub_models)
         cache = ModelCache(lambda reference: open_backend(reference, core), settings.max_loaded_models)
         serving = ServingModels(registry, cache, settings, core)
+        generator = Generator(serving, settings)
         return cls(
             settings=settings,
             core=core,
@@ -66,11 +70,13 @@ class ServerState:
             evals=EvalService(store, runtime, registry),
             models=ModelService(registry, serving),
             serving=serving,
-            chat=ChatService(serving),
-            completions=CompletionService(serving),
+            chat=ChatService(generator),
+            responses=ResponseService(generator, store),
+            completions=CompletionService(serving, generator),
         )
 
     def close(self) -> None:
+        self.responses.close()
         self.cache.close()
         self.runtime.close()
         self.store.close()

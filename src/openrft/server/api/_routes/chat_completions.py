@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
+from openrft.server.api._disconnect import unless_disconnected
 from openrft.server.api._state import StateDep
 from openrft.server.api._types.chat import ChatCompletion, CreateChatCompletionRequest
 from openrft.server.api._types.common import ERROR_RESPONSES
@@ -21,14 +22,14 @@ _STREAM_DOC = {
     }
 }
 
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
 
 @router.post("/v1/chat/completions", response_model=ChatCompletion, responses=_STREAM_DOC)  # type: ignore[arg-type]
 async def create_chat_completion(
-    state: StateDep, body: CreateChatCompletionRequest
-) -> ChatCompletion | StreamingResponse:
+    request: Request, state: StateDep, body: CreateChatCompletionRequest
+) -> ChatCompletion | Response:
     if body.stream:
         events = await state.chat.stream(body)
-        return StreamingResponse(
-            events, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
-        )
-    return await state.chat.complete(body)
+        return StreamingResponse(events, media_type="text/event-stream", headers=SSE_HEADERS)
+    return await unless_disconnected(request, state.chat.complete(body))

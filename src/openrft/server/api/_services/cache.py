@@ -76,6 +76,10 @@ class ModelCache:
             entry.backend.close()
             entry.backend = None
 
+    def loaded(self) -> list[SamplingBackend]:
+        """The backends open now, least recently used first."""
+        return [e.backend for e in self._entries.values() if e.backend is not None]
+
     def close(self) -> None:
         for entry in self._entries.values():
             self._close(entry)

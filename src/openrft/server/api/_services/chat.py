@@ -1,20 +1,31 @@
-"""Chat completions and responses on any offered model, through the sampling backends.
+"""Chat completions on any offered model: plain, or streamed token by token as they are sampled.
 
-The local backends generate a whole answer at once, so a streamed completion is sent as
-chunks of the finished answer (the wire format is OpenAI's; the first token only arrives
-when the answer is complete).
+Every OpenAI parameter is honoured or refused: ``logprobs``/``top_logprobs``, ``logit_bias``,
+the penalties, ``n`` (up to the server's ``max_n``), ``stop``, ``seed``, ``response_format``
+(constrained decoding), ``tools``/``tool_choice``/``parallel_tool_calls`` (through the model's
+chat template; a forced call is constrained decoding); audio, predictions, web search,
+``reasoning_effort``, ``verbosity``, stored completions and the deprecated ``functions`` are a
+400 (``UNSUPPORTED``).
 """
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AsyncExitStack
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.models import Completion, GenerationOptions
-from openrft.server.api._services.serving import ServingModels
+from openrft.models import GenerationOptions, check_tools
+from openrft.server.api._services.generation import (
+    Answer,
+    Generator,
+    Run,
+    TokenInfo,
+    Usage,
+    check_unsupported,
+    logit_bias,
+)
 from openrft.server.api._types.chat import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -22,24 +33,34 @@ from openrft.server.api._types.chat import (
     ChatMessage,
     Choice,
     ChoiceDelta,
+    ChoiceLogprobs,
     ChunkChoice,
     CompletionTokensDetails,
     CompletionUsage,
     CreateChatCompletionRequest,
-)
-from openrft.server.api._types.responses import (
-    CreateResponseRequest,
-    IncompleteDetails,
-    OutputMessage,
-    OutputText,
-    OutputTokensDetails,
-    Response,
-    ResponseUsage,
+    DeltaFunctionCall,
+    DeltaToolCall,
+    FunctionCall,
+    TokenLogprob,
+    ToolCall,
+    TopLogprob,
 )
 from openrft.store import now
 
-DEFAULT_MAX_TOKENS = 512
-_PIECES = re.compile(r"\S*\s*")
+UNSUPPORTED: dict[str, Any] = {
+    "audio": (),
+    "modalities": (["text"],),
+    "prediction": (),
+    "reasoning_effort": (),
+    "verbosity": (),
+    "web_search_options": (),
+    "moderation": (),
+    "store": (False,),
+    "service_tier": ("auto", "default"),
+    "functions": (),
+    "function_call": (),
+}
+"""Known parameters openrft cannot honour → the values it accepts (besides null)."""
 
 
 def _text(content: Any, param: str) -> str:
@@ -60,17 +81,30 @@ def _text(content: Any, param: str) -> str:
     return "".join(texts)
 
 
-def chat_conversation(messages: Sequence[ChatMessage]) -> list[dict[str, str]]:
-    """OpenAI chat messages → ``{"role", "content"}`` dicts every chat template reads."""
-    out = []
+def chat_conversation(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """OpenAI chat messages → the dicts chat templates read (tool calls and tool turns kept)."""
+    out: list[dict[str, Any]] = []
     for index, message in enumerate(messages):
-        if message.role in ("tool", "function"):
+        if message.role == "function":
             raise InvalidRequestError(
-                f"messages[{index}].role: {message.role!r} messages are not supported (no tool calling)",
+                f"messages[{index}].role: 'function' messages are deprecated by OpenAI; use 'tool' messages",
                 param=f"messages[{index}].role",
             )
         role = "system" if message.role == "developer" else message.role
-        out.append({"role": role, "content": _text(message.content, f"messages[{index}].content")})
+        entry: dict[str, Any] = {
+            "role": role,
+            "content": _text(message.content, f"messages[{index}].content"),
+        }
+        if message.role == "tool":
+            if not message.tool_call_id:
+                raise InvalidRequestError(
+                    f"messages[{index}].tool_call_id: a tool message answers a call; give its id",
+                    param=f"messages[{index}].tool_call_id",
+                )
+            entry["tool_call_id"] = message.tool_call_id
+        if message.tool_calls:
+            entry["tool_calls"] = message.tool_calls
+        out.append(entry)
     return out
 
 
@@ -94,169 +128,154 @@ def response_format(value: Mapping[str, Any] | None, param: str = "response_form
     )
 
 
-def _cut_at_stop(completion: Completion, stop: str | list[str] | None) -> tuple[str, str]:
-    text, finish = completion.text, completion.finish_reason
-    for marker in [stop] if isinstance(stop, str) else stop or []:
-        if marker and marker in text:
-            text, finish = text[: text.index(marker)], "stop"
-    return text, finish
+def stop_sequences(stop: str | list[str] | None) -> list[str]:
+    sequences = [stop] if isinstance(stop, str) else list(stop or [])
+    if len(sequences) > 4:
+        raise InvalidRequestError("stop: at most 4 sequences", param="stop")
+    return [s for s in sequences if s]
 
 
-def _usage(completions: Sequence[Completion]) -> CompletionUsage:
-    prompt = completions[0].prompt_tokens if completions else 0
-    generated = sum(c.completion_tokens for c in completions)
+def _usage(usage: Usage) -> CompletionUsage:
     return CompletionUsage(
-        prompt_tokens=prompt,
-        completion_tokens=generated,
-        total_tokens=prompt + generated,
-        completion_tokens_details=CompletionTokensDetails(
-            reasoning_tokens=sum(c.reasoning_tokens for c in completions)
-        ),
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.prompt_tokens + usage.completion_tokens,
+        completion_tokens_details=CompletionTokensDetails(reasoning_tokens=usage.reasoning_tokens),
     )
 
 
+def _logprobs(tokens: list[TokenInfo] | None) -> ChoiceLogprobs | None:
+    if tokens is None:
+        return None
+    return ChoiceLogprobs(
+        content=[
+            TokenLogprob(
+                token=t.token,
+                bytes=list(t.bytes),
+                logprob=t.logprob,
+                top_logprobs=[TopLogprob(token=a, bytes=list(b), logprob=v) for a, b, v in t.top],
+            )
+            for t in tokens
+        ]
+    )
+
+
+def _tool_calls(answer: Answer) -> list[ToolCall] | None:
+    calls = answer.completion.tool_calls
+    if not calls:
+        return None
+    return [ToolCall(id=c.id, function=FunctionCall(name=c.name, arguments=c.arguments)) for c in calls]
+
+
 class ChatService:
-    def __init__(self, serving: ServingModels):
-        self.serving = serving
+    def __init__(self, generator: Generator):
+        self.generator = generator
 
-    async def _sample(
-        self, model: str, conversation: list[dict[str, str]], n: int, options: GenerationOptions
-    ) -> list[Completion]:
-        async with self.serving.backend(model) as backend:
-            [completions] = await backend.sample([conversation], n=n, options=options)
-        return completions
-
-    async def _chat(
+    def _prepare(
         self, request: CreateChatCompletionRequest
-    ) -> tuple[list[Completion], list[tuple[str, str]]]:
-        conversation = chat_conversation(request.messages)
-        temperature = 1.0 if request.temperature is None else request.temperature
-        top_p = 1.0 if request.top_p is None else request.top_p
-        options = GenerationOptions(
-            temperature=0.0 if top_p == 0 else temperature,
-            top_p=top_p or 1.0,
-            max_tokens=request.max_completion_tokens or request.max_tokens or DEFAULT_MAX_TOKENS,
+    ) -> tuple[list[dict[str, Any]], int, GenerationOptions]:
+        check_unsupported(request, UNSUPPORTED, "chat completions")
+        if request.top_logprobs is not None and not request.logprobs:
+            raise InvalidRequestError("top_logprobs needs logprobs: true", param="top_logprobs")
+        tools = check_tools(request.tools) if request.tools else None
+        if request.tool_choice is not None and not tools and request.tool_choice != "none":
+            raise InvalidRequestError("tool_choice needs tools", param="tool_choice")
+        options = self.generator.options(
+            temperature=request.temperature,
+            top_p=request.top_p,
+            max_tokens=self.generator.max_tokens(
+                request.max_completion_tokens or request.max_tokens,
+                "max_completion_tokens" if request.max_completion_tokens else "max_tokens",
+            ),
             seed=request.seed,
             response_format=response_format(request.response_format),
+            logprobs=(request.top_logprobs or 0) if request.logprobs else None,
+            logit_bias=logit_bias(request.logit_bias),
+            frequency_penalty=request.frequency_penalty,
+            presence_penalty=request.presence_penalty,
+            tools=tools,
+            tool_choice=request.tool_choice,
+            parallel_tool_calls=request.parallel_tool_calls,
         )
-        completions = await self._sample(request.model, conversation, request.n, options)
-        return completions, [_cut_at_stop(c, request.stop) for c in completions]
+        return chat_conversation(request.messages), self.generator.n(request.n), options
+
+    def _run(self, request: CreateChatCompletionRequest, *, stream: bool) -> Any:
+        conversation, n, options = self._prepare(request)
+        stop = stop_sequences(request.stop)
+        return self.generator.run(request.model, conversation, n=n, options=options, stop=stop, stream=stream)
 
     async def complete(self, request: CreateChatCompletionRequest) -> ChatCompletion:
-        completions, answers = await self._chat(request)
+        async with self._run(request, stream=False) as run:
+            answers = await run.answers()
         return ChatCompletion(
             id=f"chatcmpl-{secrets.token_hex(12)}",
             created=now(),
             model=request.model,
             choices=[
-                Choice(index=i, message=ChatCompletionMessage(content=text), finish_reason=finish)  # type: ignore[arg-type]
-                for i, (text, finish) in enumerate(answers)
+                Choice(
+                    index=i,
+                    message=ChatCompletionMessage(
+                        content=None if a.completion.tool_calls and not a.text else a.text,
+                        tool_calls=_tool_calls(a),
+                    ),
+                    finish_reason=a.finish_reason,  # type: ignore[arg-type]
+                    logprobs=_logprobs(a.logprobs),
+                )
+                for i, a in enumerate(answers)
             ],
-            usage=_usage(completions),
+            usage=_usage(Usage.of(answers)),
+            metadata=request.metadata,
         )
 
     async def stream(self, request: CreateChatCompletionRequest) -> AsyncIterator[str]:
-        """Generate, then return the server-sent events of the answer (errors surface before the stream)."""
-        completions, answers = await self._chat(request)
-        ident, created = f"chatcmpl-{secrets.token_hex(12)}", now()
+        """The server-sent events of the answer, each piece sent as soon as it is written.
+
+        The model is opened and the generation queued before this returns, so a bad request is
+        an HTTP error, not a broken stream; closing the stream (the client left) cancels it.
+        """
+        stack = AsyncExitStack()
+        run: Run = await stack.enter_async_context(self._run(request, stream=True))
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
+        return self._events(request, run, stack, include_usage)
+
+    async def _events(
+        self, request: CreateChatCompletionRequest, run: Run, stack: AsyncExitStack, include_usage: bool
+    ) -> AsyncIterator[str]:
+        ident, created = f"chatcmpl-{secrets.token_hex(12)}", now()
 
         def chunk(choices: list[ChunkChoice], usage: CompletionUsage | None = None) -> str:
             body = ChatCompletionChunk(
                 id=ident, created=created, model=request.model, choices=choices, usage=usage
             )
-            return f"data: {body.model_dump_json()}\n\n"
+            return f"data: {body.model_dump_json(exclude_unset=False)}\n\n"
 
-        async def events() -> AsyncIterator[str]:
-            for index, (text, finish) in enumerate(answers):
-                yield chunk([ChunkChoice(index=index, delta=ChoiceDelta(role="assistant", content=""))])
-                for piece in _PIECES.findall(text):
-                    if piece:
-                        yield chunk([ChunkChoice(index=index, delta=ChoiceDelta(content=piece))])
-                yield chunk([ChunkChoice(index=index, delta=ChoiceDelta(), finish_reason=finish)])  # type: ignore[arg-type]
-            if include_usage:
-                yield chunk([], _usage(completions))
-            yield "data: [DONE]\n\n"
-
-        return events()
-
-    async def respond(self, request: CreateResponseRequest) -> Response:
-        if request.stream:
-            raise InvalidRequestError(
-                "streamed responses are not supported yet; use stream=false", param="stream"
-            )
-        conversation = []
-        if request.instructions:
-            conversation.append({"role": "system", "content": request.instructions})
-        conversation += _response_input(request.input)
-        options = GenerationOptions(
-            temperature=1.0 if request.temperature is None else request.temperature,
-            top_p=request.top_p or 1.0,
-            max_tokens=request.max_output_tokens or DEFAULT_MAX_TOKENS,
-            response_format=_text_format(request.text),
-        )
-        [completion] = await self._sample(request.model, conversation, 1, options)
-        complete = completion.finish_reason == "stop"
-        return Response(
-            id=f"resp_{secrets.token_hex(24)}",
-            created_at=now(),
-            status="completed" if complete else "incomplete",
-            model=request.model,
-            output=[
-                OutputMessage(
-                    id=f"msg_{secrets.token_hex(24)}",
-                    status="completed" if complete else "incomplete",
-                    content=[OutputText(text=completion.text)],
+        async with stack:
+            started: set[int] = set()
+            async for index, piece in run.pieces():
+                role = None if index in started else "assistant"
+                started.add(index)
+                yield chunk([ChunkChoice(index=index, delta=ChoiceDelta(role=role, content=piece))])
+            answers = await run.answers()
+            for index, answer in enumerate(answers):
+                if index not in started:
+                    yield chunk([ChunkChoice(index=index, delta=ChoiceDelta(role="assistant", content=""))])
+                for position, call in enumerate(_tool_calls(answer) or []):
+                    delta = DeltaToolCall(
+                        index=position,
+                        id=call.id,
+                        type="function",
+                        function=DeltaFunctionCall(
+                            name=call.function.name, arguments=call.function.arguments
+                        ),
+                    )
+                    yield chunk([ChunkChoice(index=index, delta=ChoiceDelta(tool_calls=[delta]))])
+                finish = ChunkChoice(
+                    index=index,
+                    delta=ChoiceDelta(),
+                    finish_reason=answer.finish_reason,  # type: ignore[arg-type]
+                    logprobs=_logprobs(answer.logprobs),  # all of the choice's tokens, with its last chunk
                 )
-            ],
-            usage=ResponseUsage(
-                input_tokens=completion.prompt_tokens,
-                output_tokens=completion.completion_tokens,
-                output_tokens_details=OutputTokensDetails(reasoning_tokens=completion.reasoning_tokens),
-                total_tokens=completion.prompt_tokens + completion.completion_tokens,
-            ),
-            instructions=request.instructions,
-            temperature=request.temperature,
-            top_p=request.top_p,
-            max_output_tokens=request.max_output_tokens,
-            metadata=request.metadata or {},
-            text=request.text or {"format": {"type": "text"}},
-            incomplete_details=None if complete else IncompleteDetails(reason="max_output_tokens"),
-        )
-
-
-def _response_input(value: str | list[dict[str, Any]]) -> list[dict[str, str]]:
-    if isinstance(value, str):
-        return [{"role": "user", "content": value}]
-    out = []
-    for index, entry in enumerate(value):
-        kind = entry.get("type", "message")
-        role = entry.get("role")
-        if kind != "message" or role not in ("system", "developer", "user", "assistant"):
-            raise InvalidRequestError(
-                f"input[{index}]: only messages with role system, developer, user or assistant are supported",
-                param=f"input[{index}]",
-            )
-        content = _text(entry.get("content"), f"input[{index}].content")
-        out.append({"role": "system" if role == "developer" else role, "content": content})
-    if not out:
-        raise InvalidRequestError("input: at least one message is required", param="input")
-    return out
-
-
-def _text_format(text: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Responses' ``text.format`` → chat's ``response_format``."""
-    fmt = (text or {}).get("format") if isinstance(text, Mapping) else None
-    if not isinstance(fmt, Mapping) or fmt.get("type") in (None, "text"):
-        return None
-    if fmt.get("type") == "json_schema":
-        schema = fmt.get("schema")
-        if not isinstance(schema, Mapping):
-            raise InvalidRequestError(
-                "text.format.schema: a JSON schema object is required", param="text.format.schema"
-            )
-        return {
-            "type": "json_schema",
-            "json_schema": {"name": fmt.get("name", "output"), "schema": dict(schema)},
-        }
-    return response_format(dict(fmt), "text.format")
+                yield chunk([finish])
+            if include_usage:
+                yield chunk([], _usage(Usage.of(answers)))
+            yield "data: [DONE]\n\n"

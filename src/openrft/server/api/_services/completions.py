@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Sequence
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.models import Completion, LocalBackend, schema_regex
-from openrft.server.api._services.serving import AdapterBackend, ServingModels
+from openrft.models import Completion, Generation, schema_regex
+from openrft.server.api._services.generation import Generator
+from openrft.server.api._services.serving import ServingModels, as_local
 from openrft.server.api._types.chat import CompletionUsage
 from openrft.server.api._types.completions import (
     CompletionChoice,
@@ -56,38 +56,40 @@ def _cut(text: str, stop: str | list[str] | None) -> tuple[str, bool]:
 
 
 class CompletionService:
-    def __init__(self, serving: ServingModels):
+    def __init__(self, serving: ServingModels, generator: Generator):
         self.serving = serving
+        self.generator = generator
 
     async def complete(self, request: CreateCompletionRequest) -> TextCompletion:
         regex = _constraint(request)
+        n = self.generator.n(request.n)
+        max_tokens = self.generator.max_tokens(request.max_tokens, "max_tokens")
         async with self.serving.backend(request.model) as backend:
-            if isinstance(backend, AdapterBackend):
-                local, adapter = backend.base, backend.adapter
-            elif isinstance(backend, LocalBackend):
-                local, adapter = backend, None
-            else:
+            local = as_local(backend)
+            if local is None:
                 raise InvalidRequestError(
                     f"model {request.model!r} is served elsewhere: /v1/completions needs a model "
                     "that runs in this server",
                     param="model",
                 )
-            model = local.model
+            model = local.backend.model
             prompts = self._prompt_ids(request, model.tokenizer)
-            rows: list[list[Completion]] = await asyncio.to_thread(
-                model.generate_ids,
+            generation = Generation(
                 prompts,
-                n=request.n,
+                n=n,
                 temperature=1.0 if request.temperature is None else request.temperature,
                 top_p=request.top_p or 1.0,
-                max_tokens=request.max_tokens or 16,
+                max_tokens=max_tokens,
                 seed=request.seed,
                 regex=regex,
-                adapter=adapter,
+                adapter=local.adapter,
                 logprobs=request.logprobs,
+                max_time=self.generator.settings.max_generation_seconds,
             )
+            async with local.backend.submit(generation) as run:
+                rows: list[list[Completion]] = await run.result()
             choices = [
-                self._choice(index * request.n + k, completion, prompt, request, model.tokenizer)
+                self._choice(index * n + k, completion, prompt, request, model.tokenizer)
                 for index, (prompt, row) in enumerate(zip(prompts, rows, strict=True))
                 for k, completion in enumerate(row)
             ]

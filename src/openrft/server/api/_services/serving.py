@@ -69,6 +69,23 @@ class AdapterBackend:
         """Nothing to release: the base model belongs to the cache."""
 
 
+@dataclass(frozen=True)
+class LocalTarget:
+    """A model that runs in this server: its backend and the adapter to generate with."""
+
+    backend: LocalBackend
+    adapter: str | None
+
+
+def as_local(backend: SamplingBackend) -> LocalTarget | None:
+    """Where ``backend`` generates in this process (None: it is served elsewhere)."""
+    if isinstance(backend, AdapterBackend):
+        return LocalTarget(backend.base, backend.adapter)
+    if isinstance(backend, LocalBackend):
+        return LocalTarget(backend, None)
+    return None
+
+
 class ServingModels:
     """Model names → a backend, for the sampling endpoints (used from the server's event loop)."""
 
