@@ -34,8 +34,22 @@ _BINARY: dict[type[ast.operator], Callable[[float, float], float]] = {
 _UNARY: dict[type[ast.unaryop], Callable[[float], float]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
 
 
+MAX_FORMULA_DEPTH = 100
+"""Nesting of a formula's tree (a chain of N terms nests N deep): evaluation recurses that far."""
+
+
 class FormulaError(ValueError):
     """The formula cannot be parsed, or names something that is not a sub-grader or function."""
+
+
+def _depth(tree: ast.AST) -> int:
+    """How deeply ``tree`` nests, counted without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
 
 
 def parse_formula(formula: str, variables: set[str] | frozenset[str]) -> ast.expr:
@@ -46,6 +60,11 @@ def parse_formula(formula: str, variables: set[str] | frozenset[str]) -> ast.exp
         tree = ast.parse(formula.replace("^", "**"), mode="eval").body
     except SyntaxError:
         raise FormulaError(f"{formula!r} is not a valid arithmetic expression") from None
+    except (RecursionError, MemoryError):  # the parser's own limit on nesting
+        raise FormulaError(f"the formula nests too deeply (at most {MAX_FORMULA_DEPTH} levels)") from None
+    depth = _depth(tree)
+    if depth > MAX_FORMULA_DEPTH:
+        raise FormulaError(f"the formula nests {depth} levels deep; at most {MAX_FORMULA_DEPTH}")
     called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
     for node in ast.walk(tree):
         if id(node) not in called:

@@ -12,6 +12,7 @@ folders from a kill are removed when the job starts again.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
@@ -52,9 +53,37 @@ def fsync_tree(root: Path) -> None:
         fsync_dir(Path(folder))
 
 
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where unsupported."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange) == 0:
+        return True
+    if ctypes.get_errno() in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(ctypes.get_errno(), f"exchanging {first} and {second}: {os.strerror(ctypes.get_errno())}")
+
+
 def publish(source: Path, target: Path) -> None:
-    """Move the complete folder ``source`` to ``target`` in one rename (replacing ``target``)."""
+    """Move the complete folder ``source`` to ``target`` in one rename (replacing ``target``).
+
+    A ``target`` that exists is swapped with ``source`` in one step, so a kill at any moment
+    leaves ``target`` whole (old or new); the old folder is then at ``source``, a staging name,
+    and is removed (or swept with the staging folders). Where the swap is unsupported the old
+    folder is moved aside first, which leaves a moment with no ``target``.
+    """
     fsync_tree(source)
+    if target.exists() and _exchange(source, target):
+        fsync_dir(target.parent)
+        fsync_dir(source.parent)
+        shutil.rmtree(source, ignore_errors=True)
+        return
     old = target.with_name(f"{STAGING}old-{target.name}")
     if target.exists():
         shutil.rmtree(old, ignore_errors=True)

@@ -4,17 +4,21 @@
   status (400, 404, 413, 503…), ``param`` and ``code``;
 * body and query validation (FastAPI's 422): 400 with ``param`` naming the field, as OpenAI does;
 * unknown URL 404, wrong method 405;
+* a full disk (``ENOSPC``, SQLite's "database or disk is full"): 507; a database that cannot be
+  reached or is locked for too long: 503;
 * anything else: 500 with a fixed message; the traceback goes to the log, never to the client.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from openrft.errors import OpenRFTError
@@ -103,6 +107,25 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+DISK_FULL = "The server's disk is full: nothing was stored. Retry once space is freed."
+
+
+async def _os_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(507, DISK_FULL, code="disk_full")
+    return await _unexpected(request, exc)
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+    if "disk is full" in str(exc) or "No space left" in str(exc):
+        return error_response(507, DISK_FULL, code="disk_full")
+    response = error_response(503, "The database is unavailable; retry shortly.", code="database_unavailable")
+    response.headers["Retry-After"] = "5"
+    return response
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "The server had an error while processing your request; see the server log.")
@@ -112,4 +135,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OpenRFTError, _openrft_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(OSError, _os_error)
+    app.add_exception_handler(OperationalError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

@@ -14,6 +14,7 @@ another project's eval, run or item id answers 404 as an unknown one.
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any, Literal
 
@@ -48,6 +49,8 @@ from openrft.store import (
 )
 
 Order = Literal["asc", "desc"]
+MAX_EVAL_BYTES = 2 * 1024 * 1024
+"""An eval's stored definition (data-source config and criteria): every list of evals returns it."""
 
 
 class EvalService:
@@ -83,6 +86,13 @@ class EvalService:
 
     async def create(self, principal: Principal, request: CreateEvalRequest) -> Eval:
         config = data_source_config(request.data_source_config)
+        size = len(json.dumps([config, request.testing_criteria]))
+        if size > MAX_EVAL_BYTES:
+            raise InvalidRequestError(
+                f"testing_criteria: the eval's definition is {size:,} bytes; at most {MAX_EVAL_BYTES:,} "
+                "(every GET /v1/evals returns it)",
+                param="testing_criteria",
+            )
         criteria = await asyncio.to_thread(self._criteria, principal, request.testing_criteria)
         created = now()
         row = EvalRow(

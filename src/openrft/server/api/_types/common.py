@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Generic, Literal, TypeVar
+from typing import Annotated, Generic, Literal, TypeVar
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field, StringConstraints
 
 T = TypeVar("T")
+
+Metadata = Annotated[
+    dict[Annotated[str, StringConstraints(max_length=64)], Annotated[str, StringConstraints(max_length=512)]],
+    Field(max_length=16, description="At most 16 pairs; keys up to 64 characters, values up to 512"),
+]
+"""A resource's ``metadata``, bounded as OpenAI bounds it."""
+Name = Annotated[str, StringConstraints(max_length=256)]
+"""A resource's display name."""
 
 
 class ErrorInfo(BaseModel):

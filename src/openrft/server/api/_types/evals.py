@@ -6,14 +6,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from openrft.server.api._types.common import Metadata, Name
 from openrft.store import OutputItemStatus, RunStatus
 
 
 class CreateEvalRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    name: str | None = None
-    metadata: dict[str, str] | None = None
+    name: Name | None = None
+    metadata: Metadata | None = None
     data_source_config: dict[str, Any]
     """``{"type": "custom", "item_schema": {…}, "include_sample_schema": bool}``, ``logs`` or
     ``stored_completions``."""
@@ -25,8 +26,8 @@ class CreateEvalRequest(BaseModel):
 class UpdateEvalRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    name: str | None = None
-    metadata: dict[str, str] | None = None
+    name: Name | None = None
+    metadata: Metadata | None = None
 
 
 class Eval(BaseModel):
@@ -48,8 +49,8 @@ class EvalDeleted(BaseModel):
 class CreateEvalRunRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
 
-    name: str | None = None
-    metadata: dict[str, str] | None = None
+    name: Name | None = None
+    metadata: Metadata | None = None
     data_source: dict[str, Any]
     """``jsonl`` (grade given samples), ``completions`` or ``responses`` (sample a model first)."""
 
