@@ -18,7 +18,7 @@ from openrft.evals._criteria import Criterion
 from openrft.evals._engine import Row, run_eval
 from openrft.evals._folder import EvalFolder, eval_config, reusable_answers, sibling_folders
 from openrft.evals._metrics import summarize
-from openrft.evals._records import ResultsFile
+from openrft.evals._records import ResultsFile, fingerprint
 from openrft.models import GenerationOptions
 
 ModelProgress = Callable[[str, str, int, int], None]
@@ -121,7 +121,8 @@ def evaluate(
     config = eval_config(
         models, data, criteria, runs=runs, options=options, limit=limit, batch_size=batch_size
     )
-    if restart_if_changed and (folder.config() or {}).get("answers") not in (None, config["answers"]):
+    previous = folder.config()
+    if restart_if_changed and previous is not None and previous.get("fingerprint") != fingerprint(config):
         for path in (folder.config_path, folder.results_path):
             path.unlink(missing_ok=True)
     sources = list(dict.fromkeys([*map(Path, reuse), *(sibling_folders(out) if auto_reuse else [])]))
