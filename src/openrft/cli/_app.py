@@ -28,12 +28,14 @@ def _register() -> None:
     from openrft.cli._demo import demo
     from openrft.cli._eval import eval_command
     from openrft.cli._graders import graders_app
+    from openrft.cli._keys import keys_app
     from openrft.cli._serve import serve, worker
     from openrft.cli._tour import tour
     from openrft.cli._train import train_command
 
     app.add_typer(graders_app, name="graders")
     app.add_typer(data_app, name="data")
+    app.add_typer(keys_app, name="keys")
     app.command("demo")(demo)
     graders_app.command("tour")(tour)
     app.command("eval")(eval_command)

@@ -50,6 +50,17 @@ def _models(pairs: list[str]) -> dict[str, str]:
     return models
 
 
+def _allowed_hosts(host: str) -> list[str] | None:
+    """The ``Host`` values to answer: loopback names, plus the address served on (any, for all)."""
+    import os
+
+    if os.environ.get("OPENRFT_ALLOWED_HOSTS"):
+        return None  # the operator's list
+    if host in ("0.0.0.0", "::", ""):
+        return ["*"]
+    return ["localhost", "127.0.0.1", "::1", "[::1]", host, f"[{host}]" if ":" in host else host]
+
+
 def _settings(**given: Any) -> Any:
     from openrft.server import ServerSettings
 
@@ -103,6 +114,7 @@ def serve(
         allow_runtime_lora_updating=allow_runtime_lora,
         lora_roots=[str(r.expanduser().resolve()) for r in lora_root or []] or None,
         adapter_server_url=adapter_server,
+        allowed_hosts=_allowed_hosts(host),
     )
     keys, generated = ([], False) if settings.no_auth else settings.resolved_api_keys()
     app = create_app(settings, api_keys=keys)
@@ -119,6 +131,13 @@ def serve(
         console.print(f"auth: {len(keys)} API key(s) from OPENRFT_API_KEYS")
     else:
         console.print(f"auth: the API key in {store.data_dir / 'api-key'}")
+    if not settings.no_auth:
+        projects = sorted({k.project for k in store.keys.list()})
+        console.print(
+            "projects: "
+            + (", ".join(projects) if projects else "none yet (`openrft keys create --project NAME`)")
+            + "; the server's key is an admin key of 'default'"
+        )
     count = 0 if no_worker else workers
     # The workers run jobs with the app's own settings (built once, above).
     stop, threads = start_worker_threads(settings, count, store=store, core=state.core)
