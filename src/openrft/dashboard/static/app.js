@@ -1,6 +1,6 @@
 // Hash router: each route renders into #view; live pages re-render every few seconds.
 
-import { apiKey, AuthError, setApiKey } from "./api.js";
+import { api, apiKey, AuthError, setApiKey } from "./api.js";
 import { el } from "./dom.js";
 import { comparePage, evalPage, evalsPage, runPage } from "./evals.js";
 import { jobPage, jobsPage } from "./jobs.js";
@@ -37,18 +37,46 @@ function login(message) {
     },
     el("h1", {}, "Sign in"),
     message ? el("p", { class: "error" }, message) : null,
-    el("label", {}, "API key (one of the server's OPENRFT_API_KEYS)", key),
+    el("label", {}, "API key (a project key, or one of the server's OPENRFT_API_KEYS)", key),
     el("button", { type: "submit" }, "Sign in"),
   );
   view.replaceChildren(form);
   key.focus();
 }
 
+// The project the key is signed into (every page shows only that project's jobs, evals and graders).
+let signedInto = null;
+
+async function showProject() {
+  const badge = document.getElementById("project");
+  if (!apiKey()) {
+    signedInto = null;
+    badge.hidden = true;
+    return;
+  }
+  if (signedInto?.key !== apiKey()) signedInto = { key: apiKey(), me: await api("/v1/openrft/me") };
+  const { project, admin } = signedInto.me;
+  badge.textContent = `project ${project}${admin ? " (admin: every project)" : ""}`;
+  badge.title = admin ? "An admin key sees every project's resources" : "This key sees only this project";
+  badge.hidden = false;
+}
+
 async function render() {
   clearTimeout(timer);
   const token = ++rendering;
   document.getElementById("logout").hidden = !apiKey();
-  if (!apiKey()) return login();
+  if (!apiKey()) {
+    await showProject();
+    return login();
+  }
+  try {
+    await showProject();
+  } catch (error) {
+    if (error instanceof AuthError) {
+      setApiKey("");
+      return login(error.message);
+    }
+  }
   const [path, query] = (location.hash.slice(1) || "/").split("?");
   const params = new URLSearchParams(query || "");
   const match = routes.map(([re, page, nav]) => [path.match(re), page, nav]).find(([m]) => m);
