@@ -123,3 +123,42 @@ def test_the_cookbook_calls_work_unchanged(cookbook_server: Running, tmp_path: P
     )
     assert bad.status_code == 400
     assert set(bad.json()["error"]) == {"message", "type", "param", "code"}
+
+
+def test_the_cookbooks_output_item_read_finds_the_judges_answer(
+    cookbook_server: Running, tiny_model_dir: Path
+) -> None:
+    """The evals cookbooks read a model grader's answer at ``results[0].sample["output"][0]["content"]``
+    (openai-cookbook PR #2343)."""
+    from openrft.config import Settings
+    from openrft.server.worker._eval_run import run_eval_run
+
+    client = cookbook_server.client()
+    ev = client.evals.create(
+        name="vitamins",
+        data_source_config={
+            "type": "custom",
+            "item_schema": {"type": "object", "properties": {"reference_answer": {"type": "string"}}},
+            "include_sample_schema": True,
+        },
+        testing_criteria=[model_grader_2],  # type: ignore[list-item]
+    )
+    content = [{"item": {"reference_answer": "riboflavin"}, "sample": {"output_text": "riboflavin"}}]
+    run = client.evals.runs.create(
+        ev.id, data_source={"type": "jsonl", "source": {"type": "file_content", "content": content}}
+    )
+    # What a worker does with the queued run; the cookbook's judge model is the tiny model here.
+    store = cookbook_server.store
+    assert store.runs.claim("cookbook-test", lease_seconds=300) == run.id
+    judge = Settings(judge_models={"gpt-4.1-2025-04-14": str(tiny_model_dir)})
+    run_eval_run(store, run.id, judge)
+    done = client.evals.runs.retrieve(run.id, eval_id=ev.id)
+    assert done.status == "completed", done.error
+    assert done.report_url.startswith(cookbook_server.url)
+    items = client.evals.runs.output_items.list(run.id, eval_id=ev.id).data
+    result = items[0].results[0]
+    judge_answer = result.sample["output"][0]["content"]  # type: ignore[index]
+    assert isinstance(judge_answer, str) and judge_answer
+    assert result.sample["input"][0]["content"] == GRADER_PROMPT_2  # type: ignore[index]
+    # The output item's own sample is the given answer in the client's Sample shape.
+    assert items[0].sample.output[0].content == "riboflavin"

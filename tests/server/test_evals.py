@@ -119,3 +119,17 @@ def test_bad_evals_and_runs_are_refused(served: Running) -> None:
         client.evals.runs.create(
             "eval_nope", data_source={"type": "jsonl", "source": {"type": "file_content", "content": []}}
         )
+
+
+def test_a_queued_run_is_cancelled_on_the_clients_path_and_its_fields_are_objects(server: Running) -> None:
+    client = server.client()  # strict: every object-typed field must be an object, never null
+    ev = make_eval(client)
+    content = [{"item": row, "sample": {"output_text": "a"}} for row in ROWS]
+    run = client.evals.runs.create(
+        ev.id, data_source={"type": "jsonl", "source": {"type": "file_content", "content": content}}
+    )
+    assert run.model == "" and run.per_model_usage == [] and run.error.code == ""
+    assert run.report_url.startswith(server.url + "/#/evals/")
+    cancelled = client.evals.runs.cancel(run.id, eval_id=ev.id)  # POST …/runs/{id}/cancel
+    assert cancelled.status == "canceled"
+    assert client.evals.runs.retrieve(run.id, eval_id=ev.id).status == "canceled"

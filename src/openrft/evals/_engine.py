@@ -78,6 +78,12 @@ def _record(
         sub_rewards={
             c.name: dict(r.sub_rewards) for c, r in zip(criteria, responses, strict=True) if r.sub_rewards
         },
+        output_tools=[call.to_openai() for call in completion.tool_calls],
+        judge_samples={
+            c.name: r.details["sample"]
+            for c, r in zip(criteria, responses, strict=True)
+            if r.details.get("sample")
+        },
     )
 
 
@@ -88,7 +94,15 @@ async def _grade(
     runtime: GraderRuntime | None,
 ) -> list[EvalRecord]:
     pairs = [
-        (make_sample(c.text, model=model, finish_reason=c.finish_reason), dict(row.item))
+        (
+            make_sample(
+                c.text,
+                output_tools=[call.to_openai() for call in c.tool_calls],
+                model=model,
+                finish_reason=c.finish_reason,
+            ),
+            dict(row.item),
+        )
         for _, _, row, c in todo
     ]
     per_criterion = await asyncio.gather(

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,7 +26,7 @@ from openrft.evals._criteria import Criterion
 from openrft.evals._engine import run_eval
 from openrft.evals._records import EvalRecord, ResultsFile
 from openrft.graders import GraderRuntime, RunGraderResponse, grade_batch_async, make_sample, render
-from openrft.models import GenerationOptions, SamplingBackend
+from openrft.models import GenerationOptions, SamplingBackend, check_tools
 
 DATA_SOURCES = ("jsonl", "completions", "responses")
 """The run data sources this server runs."""
@@ -67,6 +67,8 @@ class GradedItem:
     """Per criterion, in the eval's order: (score, passed, errored)."""
     usage: tuple[int, int] = (0, 0)
     """(prompt tokens, completion tokens) spent sampling it."""
+    judges: list[dict[str, Any] | None] = field(default_factory=list)
+    """Per criterion: its model grader's exchange with the judge, else None."""
 
     @property
     def passed(self) -> bool:
@@ -233,7 +235,29 @@ def sampling_options(data_source: Mapping[str, Any]) -> GenerationOptions:
         max_tokens=int(params.get("max_completion_tokens") or params.get("max_completions_tokens") or 512),
         seed=params.get("seed", 42),
         response_format=fmt if isinstance(fmt, Mapping) and fmt.get("type") != "text" else None,
+        tools=_tools(params.get("tools")),
+        tool_choice=_tool_choice(params.get("tool_choice")),
+        parallel_tool_calls=params.get("parallel_tool_calls") is not False,
     )
+
+
+def _tools(value: Any) -> list[dict[str, Any]] | None:
+    """``sampling_params.tools`` in chat's nested form (the responses form is flat), checked."""
+    if not value:
+        return None
+    nested = [
+        {"type": "function", "function": {k: v for k, v in t.items() if k != "type"}}
+        if isinstance(t, Mapping) and t.get("type") == "function" and "function" not in t
+        else t
+        for t in value
+    ]
+    return check_tools(nested, "data_source.sampling_params.tools")
+
+
+def _tool_choice(value: Any) -> Any:
+    if isinstance(value, Mapping) and value.get("type") == "function" and "function" not in value:
+        return {"type": "function", "function": {"name": value.get("name")}}
+    return value
 
 
 def _given_sample(value: Any) -> dict[str, Any]:
@@ -263,6 +287,7 @@ async def grade_given_samples(
                 (r[i].reward, c.passed(r[i].reward), bool(r[i].errors.raised()))
                 for c, r in zip(criteria, per_criterion, strict=True)
             ],
+            judges=[r[i].details.get("sample") for r in per_criterion],
         )
         for i, row in enumerate(rows)
     ]
@@ -316,7 +341,7 @@ def graded_answer(
     """One sampled answer (an evals-engine record) as an output item's sample and verdicts."""
     sample = {
         "input": [{"role": m["role"], "content": m["content"]} for m in messages],
-        "output": [{"role": "assistant", "content": record.output}],
+        "output": [_output_message(record)],
         "finish_reason": record.finish_reason,
         "model": model,
         "usage": {
@@ -325,7 +350,7 @@ def graded_answer(
             "total_tokens": record.prompt_tokens + record.completion_tokens,
             "cached_tokens": 0,
         },
-        "error": None,
+        "error": {"code": "", "message": ""},
         "temperature": options.temperature,
         "max_completion_tokens": options.max_tokens,
         "top_p": options.top_p,
@@ -334,7 +359,15 @@ def graded_answer(
     scores = [
         (record.scores[c.name], record.passed[c.name], bool(record.errors.get(c.name))) for c in criteria
     ]
-    return GradedItem(item, sample, scores, (record.prompt_tokens, record.completion_tokens))
+    judges = [record.judge_samples.get(c.name) for c in criteria]
+    return GradedItem(item, sample, scores, (record.prompt_tokens, record.completion_tokens), judges)
+
+
+def _output_message(record: EvalRecord) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": record.output}
+    if record.output_tools:
+        message["tool_calls"] = record.output_tools
+    return message
 
 
 def _usage(model: str | None, graded: Sequence[GradedItem]) -> list[dict[str, Any]] | None:
@@ -374,9 +407,11 @@ def run_outcome(
                 "type": RESULT_TYPES.get(c.get("type", ""), c.get("type")),
                 "score": score,
                 "passed": ok,
-                "sample": None,
+                "sample": judge,
             }
-            for c, (score, ok, _) in zip(testing_criteria, outcome.scores, strict=True)
+            for c, (score, ok, _), judge in zip(
+                testing_criteria, outcome.scores, outcome.judges or [None] * len(outcome.scores), strict=True
+            )
         ]
         status: ItemStatus = "pass" if outcome.passed and not outcome.errored else "fail"
         items.append(OutputItemOutcome(index, status, outcome.item, results, outcome.sample))

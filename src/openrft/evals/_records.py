@@ -42,6 +42,10 @@ class EvalRecord:
     labelled: bool = False
     """Whether ``reference`` is an ``item.reference_answer`` (label skew counts only those)."""
     sub_rewards: dict[str, dict[str, float]] = field(default_factory=dict)
+    output_tools: list[dict[str, Any]] = field(default_factory=list)
+    """The function calls of the answer (OpenAI's ``tool_calls`` shape), when tools were given."""
+    judge_samples: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Criterion name → its model grader's exchange with the judge (``input``, ``output``)."""
 
     @property
     def key(self) -> RecordKey:

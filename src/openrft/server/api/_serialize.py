@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any
 
 from openrft.server.api._types.evals import Eval, EvalRun, OutputItem
@@ -116,9 +117,18 @@ def eval_object(row: EvalRow) -> Eval:
     )
 
 
+public_base_url: ContextVar[str] = ContextVar("openrft_public_base_url", default="")
+"""The server's root as the request's client reached it (``http://127.0.0.1:8000/``); the evals
+router sets it for each request, so that ``report_url`` is absolute as OpenAI's is."""
+
+
 def report_url(eval_id: str, run_id: str) -> str:
-    """Where the dashboard shows the run (a path on this server)."""
-    return f"/#/evals/{eval_id}/runs/{run_id}"
+    """Where the dashboard shows the run, as an absolute URL on this server."""
+    return f"{public_base_url.get().rstrip('/')}/#/evals/{eval_id}/runs/{run_id}"
+
+
+NO_ERROR = {"code": "", "message": ""}
+"""What an object-typed ``error`` says when there is none (the client types it as an object)."""
 
 
 def run_object(row: EvalRunRow) -> EvalRun:
@@ -127,18 +137,47 @@ def run_object(row: EvalRunRow) -> EvalRun:
             "id": row.id,
             "eval_id": row.eval_id,
             "status": row.status,
-            "model": row.model,
+            "model": row.model or "",
             "name": row.name,
             "created_at": row.created_at,
             "report_url": report_url(row.eval_id, row.id),
             "result_counts": row.result_counts,
-            "per_model_usage": row.per_model_usage,
-            "per_testing_criteria_results": row.per_testing_criteria_results,
+            "per_model_usage": row.per_model_usage or [],
+            "per_testing_criteria_results": row.per_testing_criteria_results or [],
             "data_source": row.data_source,
             "metadata": row.run_metadata,
-            "error": row.error,
+            "error": row.error or NO_ERROR,
         }
     )
+
+
+def sample_object(sample: dict[str, Any] | None) -> dict[str, Any]:
+    """An output item's ``sample`` in the SDK's ``Sample`` shape, whatever was stored: a sampled
+    answer (complete already), or a ``jsonl`` row's given sample (``output_text`` or chat
+    ``choices``), whose sampling fields are then zero."""
+    given = dict(sample or {})
+    output = given.get("output")
+    if not isinstance(output, list):
+        choices = given.get("choices") if isinstance(given.get("choices"), list) else []
+        message = choices[0].get("message", {}) if choices and isinstance(choices[0], dict) else {}
+        text = given.get("output_text", message.get("content"))
+        output = [{"role": "assistant", "content": None if text is None else str(text)}]
+    usage = given.get("usage") if isinstance(given.get("usage"), dict) else {}
+    return {
+        "input": given.get("input") if isinstance(given.get("input"), list) else [],
+        "output": output,
+        "finish_reason": str(given.get("finish_reason") or "stop"),
+        "model": str(given.get("model") or ""),
+        "usage": {
+            key: int(usage.get(key) or 0)
+            for key in ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens")
+        },
+        "error": given.get("error") or NO_ERROR,
+        "temperature": float(given.get("temperature") if given.get("temperature") is not None else 1.0),
+        "max_completion_tokens": int(given.get("max_completion_tokens") or 0),
+        "top_p": float(given.get("top_p") if given.get("top_p") is not None else 1.0),
+        "seed": int(given.get("seed") or 0),
+    }
 
 
 def output_item_object(row: OutputItemRow) -> OutputItem:
@@ -152,7 +191,7 @@ def output_item_object(row: OutputItemRow) -> OutputItem:
             "datasource_item_id": row.datasource_item_id,
             "datasource_item": row.datasource_item,
             "results": row.results,
-            "sample": row.sample,
+            "sample": sample_object(row.sample),
         }
     )
 

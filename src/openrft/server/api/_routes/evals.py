@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 
+from openrft.server.api._serialize import public_base_url
 from openrft.server.api._state import PrincipalDep, StateDep
 from openrft.server.api._types.common import ERROR_RESPONSES, ListPage
 from openrft.server.api._types.evals import (
@@ -20,7 +21,14 @@ from openrft.server.api._types.evals import (
 )
 from openrft.store import OutputItemStatus, RunStatus
 
-router = APIRouter(prefix="/v1/evals", tags=["evals"], responses=ERROR_RESPONSES)
+
+async def _remember_base_url(request: Request) -> None:
+    public_base_url.set(str(request.base_url))  # report_url is absolute
+
+
+router = APIRouter(
+    prefix="/v1/evals", tags=["evals"], responses=ERROR_RESPONSES, dependencies=[Depends(_remember_base_url)]
+)
 Limit = Annotated[int, Query(ge=1, le=1000)]
 Order = Literal["asc", "desc"]
 
@@ -80,7 +88,8 @@ def retrieve_run(state: StateDep, principal: PrincipalDep, eval_id: str, run_id:
     return state.evals.get_run(principal, eval_id, run_id)
 
 
-@router.post("/{eval_id}/runs/{run_id}", response_model=EvalRun)
+@router.post("/{eval_id}/runs/{run_id}/cancel", response_model=EvalRun)
+@router.post("/{eval_id}/runs/{run_id}", response_model=EvalRun)  # the older path, still served
 def cancel_run(state: StateDep, principal: PrincipalDep, eval_id: str, run_id: str) -> EvalRun:
     return state.evals.cancel_run(principal, eval_id, run_id)
 

@@ -89,16 +89,19 @@ class EvalRun(BaseModel):
     eval_id: str
     status: RunStatus
     """Evals spell it ``canceled`` (fine-tuning says ``cancelled``; reference §8.7)."""
-    model: str | None
+    model: str
+    """The sampled model; empty for a ``jsonl`` run, which samples none."""
     name: str
     created_at: int
     report_url: str
+    """The run in the dashboard (an absolute URL)."""
     result_counts: ResultCounts
-    per_model_usage: list[PerModelUsage] | None = None
-    per_testing_criteria_results: list[PerTestingCriteriaResult] | None = None
+    per_model_usage: list[PerModelUsage]
+    per_testing_criteria_results: list[PerTestingCriteriaResult]
     data_source: dict[str, Any]
     metadata: dict[str, str] | None = None
-    error: EvalRunError | None = None
+    error: EvalRunError
+    """Empty ``code`` and ``message`` when the run has no error (the client types it as an object)."""
 
 
 class EvalRunDeleted(BaseModel):
@@ -115,6 +118,32 @@ class OutputItemResult(BaseModel):
     score: float
     passed: bool
     sample: dict[str, Any] | None = None
+    """A model grader's own exchange with its judge (``input``, ``output``: the judge's answer)."""
+
+
+class SampleUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    cached_tokens: int
+
+
+class Sample(BaseModel):
+    """The SDK's output-item ``Sample``: what the model was asked and answered (a ``jsonl`` row's
+    given sample has zero sampling fields)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    input: list[dict[str, Any]]
+    output: list[dict[str, Any]]
+    finish_reason: str
+    model: str
+    usage: SampleUsage
+    error: EvalRunError
+    temperature: float
+    max_completion_tokens: int
+    top_p: float
+    seed: int
 
 
 class OutputItem(BaseModel):
@@ -128,4 +157,4 @@ class OutputItem(BaseModel):
     datasource_item_id: int
     datasource_item: dict[str, Any]
     results: list[OutputItemResult]
-    sample: dict[str, Any] | None
+    sample: Sample
