@@ -7,9 +7,9 @@ import os
 import sys
 
 import typer
-from rich.console import Console
 from typer.exceptions import TyperException
 
+from openrft.cli._console import err_console
 from openrft.errors import OpenRFTError
 
 app = typer.Typer(
@@ -19,8 +19,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
 def _register() -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from openrft.cli._app import console
+from openrft.cli._console import console
 from openrft.config import DEFAULT_LOCAL_MODEL, Settings
 from openrft.data import DatasetReport, DatasetStats, check_rft_jsonl, compute_stats
 from openrft.errors import BackendUnavailable, InvalidRequestError

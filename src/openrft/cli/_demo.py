@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from openrft.cli._app import console
+from openrft.cli._console import console
 from openrft.cli._eval import eval_progress
 from openrft.cli._job_view import JobView
 from openrft.cli._render import comparison_lines

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from openrft.cli._app import console
+from openrft.cli._console import console
 from openrft.cli._io import read_json_file
 from openrft.cli._render import comparison_lines, histograms_table
 from openrft.errors import InvalidRequestError

@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from openrft.cli._app import console
+from openrft.cli._console import console
 from openrft.cli._io import json_or_file, read_json_file, read_sample_pairs, text_or_file
 from openrft.cli._render import histogram_table, summary_table
 from openrft.errors import InvalidRequestError

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from rich.text import Text
 
-from openrft.cli._app import console
+from openrft.cli._console import console
 
 _PREFLIGHT_STAGES = {
     "exploits": "preflight: grading trivial exploits",

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from openrft.cli._app import console
+from openrft.cli._console import console
 
 keys_app = typer.Typer(help="API keys of projects: each key sees only its project.", no_args_is_help=True)
 

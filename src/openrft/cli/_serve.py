@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from openrft.cli._app import console
+from openrft.cli._console import console
 from openrft.errors import InvalidRequestError
 
 DataDir = Annotated[

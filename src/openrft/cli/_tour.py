@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from openrft.cli._app import console
+from openrft.cli._console import console
 from openrft.graders import grade_batch, validate_grader
 
 _SHOWCASE = [

@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 import typer
 
-from openrft.cli._app import err_console
+from openrft.cli._console import err_console
 from openrft.cli._io import read_json_file
 from openrft.cli._job_view import JobView, report_job
 from openrft.errors import InvalidRequestError, OpenRFTError
