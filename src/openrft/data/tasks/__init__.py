@@ -9,12 +9,7 @@ rules applied).
 :func:`generate_task` returns the same rows in memory without writing anything.
 """
 
-from openrft.data.tasks import _clinical_scores, _humaneval, _icd10, _triage_vitals
-from openrft.data.tasks._build import DataSource, TaskData, TaskFiles, TaskSpec, build_task, generate_task
-
-TASKS: dict[str, TaskSpec] = {
-    t.name: t for t in (_humaneval.TASK, _icd10.TASK, _triage_vitals.TASK, _clinical_scores.TASK)
-}
-"""Every example task by name."""
+from openrft.data.tasks._build import TASKS, build_task, generate_task
+from openrft.data.tasks._spec import DataSource, TaskData, TaskFiles, TaskSpec
 
 __all__ = ["TASKS", "DataSource", "TaskData", "TaskFiles", "TaskSpec", "build_task", "generate_task"]

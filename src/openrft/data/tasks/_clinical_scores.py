@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from openrft.data.tasks._build import DataSource, TaskSpec, grader_source
+from openrft.data.tasks._spec import DataSource, TaskSpec, grader_source
 
 SOURCE = DataSource(
     package="medcalc-bench",

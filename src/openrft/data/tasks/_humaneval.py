@@ -14,7 +14,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from openrft.data.tasks._build import DataSource, TaskSpec, grader_source
+from openrft.data.tasks._spec import DataSource, TaskSpec, grader_source
 from openrft.errors import InvalidRequestError
 
 SOURCE = DataSource(

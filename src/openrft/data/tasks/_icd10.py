@@ -14,7 +14,7 @@ import re
 import warnings
 from typing import Any
 
-from openrft.data.tasks._build import DataSource, TaskSpec, grader_source
+from openrft.data.tasks._spec import DataSource, TaskSpec, grader_source
 
 SOURCE = DataSource(
     package="simple-icd-10-cm",

@@ -16,9 +16,9 @@ import random
 from dataclasses import replace
 from typing import Any
 
-from openrft.data.tasks._build import TaskSpec
 from openrft.data.tasks._icd10 import SOURCE as ICD10_SOURCE
 from openrft.data.tasks._icd10 import _Table
+from openrft.data.tasks._spec import TaskSpec
 
 SOURCE = replace(
     ICD10_SOURCE,
