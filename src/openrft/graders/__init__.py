@@ -7,10 +7,10 @@
 1.0
 """
 
+from openrft.graders._default import default_runtime
 from openrft.graders._request import RunGraderRequest
 from openrft.graders._results import Grade, GraderErrors, GraderMetadata, RunGraderResponse, TokenUsage
 from openrft.graders._runner import (
-    default_runtime,
     grade_batch,
     grade_batch_async,
     run_grader,

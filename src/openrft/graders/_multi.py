@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from openrft.graders._formula import FormulaError, evaluate_formula, parse_formula
 from openrft.graders._results import Grade, GraderErrors, TokenUsage
@@ -37,9 +36,3 @@ async def grade_multi(grader: MultiGrader, grade_sub: GradeSub) -> Grade:
         result.errors.other_error = True
         result.details["formula_error"] = f"{grader.calculate_output!r}: {exc}"
     return result
-
-
-def sub_rewards(grade: Grade) -> dict[str, Any]:
-    """The per-key rewards of a multi grade (empty for any other grade)."""
-    subs: dict[str, Grade] = grade.details.get("sub_grades", {})
-    return {key: sub.reward for key, sub in subs.items()}

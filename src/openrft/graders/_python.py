@@ -27,7 +27,7 @@ from typing import Any
 
 from openrft.config import Settings
 from openrft.errors import BackendUnavailable, GraderValidationError
-from openrft.graders._results import Grade, RunGraderResponse
+from openrft.graders._results import Grade, RunGraderResponse, to_response
 from openrft.graders._runtime import GraderRuntime
 from openrft.graders._sample import Sample, coerce_sample
 from openrft.graders._sandbox import SERVER_ERRORS, PythonGraderPool, SandboxResult, WorkerFailure
@@ -139,8 +139,6 @@ async def grade_python_many(
 
     ``on_result`` is called for each pair once the whole batch is graded.
     """
-    from openrft.graders._runner import to_response
-
     coerced = [(coerce_sample(sample), item or {}) for sample, item in pairs]
     results = await python_pool(grader.source, rt).grade_many(coerced)
     responses = [to_response(grader, to_grade(result), result.seconds) for result in results]

@@ -8,9 +8,12 @@ returns (reference §3.1).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from openrft.graders._schema import Grader
 
 ERROR_FLAGS: tuple[str, ...] = (
     "formula_parse_error",
@@ -138,3 +141,31 @@ class Grade:
         if detail_field is not None:
             setattr(errors, detail_field, detail)
         return cls(reward=0.0, errors=errors)
+
+
+def sub_rewards(grade: Grade) -> dict[str, Any]:
+    """The per-key rewards of a multi grade (empty for any other grade)."""
+    subs: dict[str, Grade] = grade.details.get("sub_grades", {})
+    return {key: sub.reward for key, sub in subs.items()}
+
+
+def to_response(grader: Grader, grade: Grade, execution_time: float) -> RunGraderResponse:
+    """Wrap a :class:`Grade` in OpenAI's ``RunGraderResponse`` shape."""
+    subs = sub_rewards(grade)
+    # model_construct: every part is already a validated object, and this runs once per sample.
+    metadata = GraderMetadata.model_construct(
+        name=grader.name,
+        type=grader.type,
+        errors=grade.errors,
+        execution_time=execution_time,
+        scores=subs,
+        token_usage=grade.token_usage,
+        sampled_model_name=grade.sampled_model_name,
+    )
+    return RunGraderResponse.model_construct(
+        reward=float(grade.reward),
+        metadata=metadata,
+        sub_rewards=subs,
+        model_grader_token_usage_per_model=grade.usage_per_model,
+        details=grade.details,
+    )

@@ -7,15 +7,15 @@ and a reward of 0. Only a bad grader definition raises (``GraderValidationError`
 from __future__ import annotations
 
 import asyncio
-import atexit
 import logging
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from openrft.graders._multi import grade_multi, sub_rewards
-from openrft.graders._results import Grade, GraderMetadata, RunGraderResponse
+from openrft.graders._default import default_runtime
+from openrft.graders._multi import grade_multi
+from openrft.graders._results import Grade, RunGraderResponse, to_response
 from openrft.graders._runtime import GraderRuntime
 from openrft.graders._sample import Sample, coerce_sample
 from openrft.graders._schema import (
@@ -36,17 +36,6 @@ log = logging.getLogger(__name__)
 
 Pair = tuple[str | Sample, dict[str, Any] | None]
 OnResult = Callable[[int, RunGraderResponse], None]
-
-_default_runtime: GraderRuntime | None = None
-
-
-def default_runtime() -> GraderRuntime:
-    """A process-wide runtime (settings from the environment), closed at exit."""
-    global _default_runtime
-    if _default_runtime is None:
-        _default_runtime = GraderRuntime()
-        atexit.register(_default_runtime.close)
-    return _default_runtime
 
 
 async def _dispatch(
@@ -84,28 +73,6 @@ async def grade_once(grader: Grader, sample: Sample, item: dict[str, Any], rt: G
         grade = Grade.failed("other_error")
         grade.details["error"] = "".join(traceback.format_exception_only(exc)).strip()
         return grade
-
-
-def to_response(grader: Grader, grade: Grade, execution_time: float) -> RunGraderResponse:
-    """Wrap a :class:`Grade` in OpenAI's ``RunGraderResponse`` shape."""
-    subs = sub_rewards(grade)
-    # model_construct: every part is already a validated object, and this runs once per sample.
-    metadata = GraderMetadata.model_construct(
-        name=grader.name,
-        type=grader.type,
-        errors=grade.errors,
-        execution_time=execution_time,
-        scores=subs,
-        token_usage=grade.token_usage,
-        sampled_model_name=grade.sampled_model_name,
-    )
-    return RunGraderResponse.model_construct(
-        reward=float(grade.reward),
-        metadata=metadata,
-        sub_rewards=subs,
-        model_grader_token_usage_per_model=grade.usage_per_model,
-        details=grade.details,
-    )
 
 
 async def run_grader_async(

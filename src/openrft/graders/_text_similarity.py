@@ -191,8 +191,8 @@ def _blank(text: str) -> bool:
 
 
 def _default_embedder() -> Embedder:
+    from openrft.graders._default import default_runtime
     from openrft.graders._embeddings import runtime_embedder
-    from openrft.graders._runner import default_runtime
 
     return runtime_embedder(default_runtime())
 

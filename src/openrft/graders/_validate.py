@@ -76,8 +76,8 @@ def validate_grader(
             raise GraderValidationError(f"calculate_output: {exc}", param="calculate_output") from None
     pythons = list(_python_graders(grader)) if check_source else []
     if pythons:
+        from openrft.graders._default import default_runtime
         from openrft.graders._python import check_python_source
-        from openrft.graders._runner import default_runtime
 
         for prefix, python in pythons:
             try:
