@@ -32,6 +32,7 @@ def test_the_gpu_check_runs_on_the_cpu_in_dry_run_mode(tmp_path):
     assert "openrft / TRL" in done.stdout
 
 
+@pytest.mark.slow
 def test_without_a_gpu_the_full_run_says_so(tmp_path):
     import torch
 

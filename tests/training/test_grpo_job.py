@@ -52,6 +52,7 @@ def test_a_tiny_model_learns_the_reward(tmp_path, tiny_model_dir):
     assert letters.count("a") / max(1, len(letters)) > 0.5  # a held-out greedy answer shows what was learned
 
 
+@pytest.mark.slow
 def test_grader_errors_on_ten_percent_of_samples_do_not_stop_training(tmp_path, tiny_model_dir):
     config = make_config(tmp_path, tiny_model_dir, flaky(0.1), max_steps=4, eval_interval=4)
     result = run_training(config)
