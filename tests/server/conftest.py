@@ -34,9 +34,17 @@ class Running:
         return {"Authorization": f"Bearer {self.key}"}
 
     def client(self, **options: Any) -> Any:
+        """The official client, validating every response against its types (a shape drift fails)."""
         from openai import OpenAI
 
-        return OpenAI(base_url=self.base_url, api_key=self.key, max_retries=0, timeout=120, **options)
+        options = {"max_retries": 0, "timeout": 120, "_strict_response_validation": True, **options}
+        return OpenAI(base_url=self.base_url, api_key=self.key, **options)
+
+    def lenient_client(self, **options: Any) -> Any:
+        """The client without strict validation, for what OpenAI's own server answers but its SDK
+        types refuse (reference §8): a multi grader's ``graders`` as a named map, the job status
+        ``paused``, the file purpose ``evals``."""
+        return self.client(_strict_response_validation=False, **options)
 
     @property
     def store(self) -> Any:

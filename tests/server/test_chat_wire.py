@@ -201,3 +201,16 @@ def test_background_responses_run_and_can_be_cancelled(client, server):
     cancelled = client.responses.cancel(long.id)
     assert cancelled.status == "cancelled"
     assert client.responses.retrieve(long.id).status == "cancelled"
+
+
+def test_a_stop_sequence_ends_the_generation_where_it_appears(client, tiny_model_dir):
+    from transformers import AutoTokenizer
+
+    eos = AutoTokenizer.from_pretrained(tiny_model_dir).eos_token_id
+    stops = ["e", "a", " ", "t"]
+    reply = client.chat.completions.create(
+        model="tiny", messages=HELLO, max_tokens=900, stop=stops, logit_bias={str(eos): -100}, seed=2
+    )
+    [choice] = reply.choices
+    assert choice.finish_reason == "stop" and not any(s in (choice.message.content or "") for s in stops)
+    assert reply.usage is not None and reply.usage.completion_tokens < 100  # stopped, not run to 900

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 from typing import Any
 
 import openai
@@ -40,7 +41,12 @@ HYPERPARAMETERS = {
 
 
 def create_job(
-    client: openai.OpenAI, *, rows: int = 8, grader: dict[str, Any] = MULTI, **hyperparameters: Any
+    client: openai.OpenAI,
+    *,
+    rows: int = 8,
+    grader: dict[str, Any] = MULTI,
+    extra_body: dict[str, Any] | None = None,
+    **hyperparameters: Any,
 ) -> Any:
     """An RFT job on ``tiny`` over ``rows`` uploaded training rows and 2 validation rows."""
     train = client.files.create(file=("train.jsonl", io.BytesIO(rft_rows(rows))), purpose="fine-tune")
@@ -56,13 +62,19 @@ def create_job(
             "type": "reinforcement",
             "reinforcement": {"grader": grader, "hyperparameters": {**HYPERPARAMETERS, **hyperparameters}},
         },
+        extra_body=extra_body,
     )
 
 
+def lenient(served: Running) -> openai.OpenAI:
+    """Jobs with multi graders, and paused jobs: see ``Running.lenient_client``."""
+    return served.lenient_client()  # type: ignore[no-any-return]
+
+
 @pytest.mark.slow
-def test_an_rft_job_runs_to_a_model_that_answers(served: Running) -> None:
-    client = served.client()
-    job = create_job(client)
+def test_an_rft_job_runs_to_a_model_that_answers(served: Running, tiny_model_dir: Path) -> None:
+    client = lenient(served)  # the job's grader is a multi grader
+    job = create_job(client, n_epochs=None)  # null: chosen by the server, as "auto"
     assert job.object == "fine_tuning.job" and job.status in ("validating_files", "queued")
     assert job.method.type == "reinforcement"
 
@@ -71,6 +83,24 @@ def test_an_rft_job_runs_to_a_model_that_answers(served: Running) -> None:
     assert done.status == "succeeded", [e.message for e in events]
     assert done.fine_tuned_model and done.fine_tuned_model.startswith("ft:")
     assert done.finished_at and done.finished_at >= done.created_at
+
+    # Outputs: the results file, the tokens trained on, usage, resolved hyperparameters.
+    [results] = done.result_files
+    table = client.files.content(results).text.splitlines()
+    assert table[0].startswith("step,train_mean_reward,full_valid_mean_reward,completion_tokens_mean,")
+    assert [line.split(",")[0] for line in table[1:]] == ["1", "2", "3", "4"]
+    assert client.files.retrieve(results).purpose == "fine-tune-results"
+    assert done.trained_tokens and done.trained_tokens > 0
+    assert done.model_extra and done.model_extra["usage_metrics"]["steps"] == 4
+    assert done.estimated_finish is None  # finished
+    assert done.hyperparameters.n_epochs == 3 and done.hyperparameters.batch_size == 2  # resolved, given
+    assert done.method and done.method.reinforcement.hyperparameters.n_epochs == 3  # type: ignore[union-attr]
+
+    # No server path in any field the client sees.
+    for event in events:
+        shown = event.model_dump_json()
+        assert str(served.data_dir) not in shown and str(tiny_model_dir) not in shown, shown
+    assert sum(e.message.startswith("Job failed") for e in events) == 0
 
     metrics = [e.data for e in events if e.type == "metrics"]
     assert sorted(m["step"] for m in metrics) == [1, 2, 3, 4]
@@ -111,18 +141,38 @@ def test_an_rft_job_runs_to_a_model_that_answers(served: Running) -> None:
     items = client.evals.runs.output_items.list(runs[0].id, eval_id=eval_id).data
     assert len(items) == 2  # two validation rows, one sample each
 
+    # Deleting a checkpoint and the fine-tuned model frees their files; they are gone everywhere.
+    paths = {m.id: Path(m.path) for m in served.store.models(None)}
+    gone = (checkpoints[0].fine_tuned_model_checkpoint, done.fine_tuned_model)
+    for name in gone:
+        deleted = client.models.delete(name)
+        assert deleted.id == name and deleted.deleted is True
+        with pytest.raises(openai.NotFoundError):
+            client.models.retrieve(name)
+    still_used = {path for name, path in paths.items() if name not in gone}
+    assert all(not paths[name].exists() for name in gone if paths[name] not in still_used)
+    assert checkpoints[0].id not in {c.id for c in client.fine_tuning.jobs.checkpoints.list(job.id).data}
+    with pytest.raises(openai.NotFoundError):
+        client.chat.completions.create(
+            model=done.fine_tuned_model, messages=[{"role": "user", "content": "x"}]
+        )
+
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
 
 def test_a_job_can_be_paused_resumed_and_cancelled(served: Running) -> None:
-    client = served.client()
+    client = lenient(served)  # "paused" is OpenAI's answer, not in its SDK's status enum
     job = create_job(client)
+    wait_for(lambda: client.fine_tuning.jobs.retrieve(job.id), lambda j: j.status == "running")
     paused = client.fine_tuning.jobs.pause(job.id)
     assert paused.id == job.id
     wait_for(lambda: client.fine_tuning.jobs.retrieve(job.id), lambda j: j.status == "paused")
     resumed = client.fine_tuning.jobs.resume(job.id)
     assert resumed.status in ("queued", "running")
+    again = wait_for(lambda: client.fine_tuning.jobs.retrieve(job.id), lambda j: j.status != "queued")
+    if again.status == "running":  # a resume is no new attempt: only crashes count
+        assert again.model_extra["openrft"]["attempts"] == 1  # type: ignore[index]
     cancelled = client.fine_tuning.jobs.cancel(job.id)
     assert cancelled.status == "cancelled"
     final = wait_for(lambda: client.fine_tuning.jobs.retrieve(job.id), lambda j: j.status in FINISHED)
@@ -132,7 +182,7 @@ def test_a_job_can_be_paused_resumed_and_cancelled(served: Running) -> None:
 
 
 def test_bad_jobs_are_refused_before_they_exist(served: Running) -> None:
-    client = served.client()
+    client = lenient(served)  # the job list holds the other tests' multi-grader jobs
     before = len(client.fine_tuning.jobs.list(limit=100).data)
     train = client.files.create(file=("t.jsonl", io.BytesIO(rft_rows(4))), purpose="fine-tune")
     evals_file = client.files.create(file=("e.jsonl", io.BytesIO(rft_rows(4))), purpose="evals")
@@ -158,3 +208,23 @@ def test_bad_jobs_are_refused_before_they_exist(served: Running) -> None:
         client.fine_tuning.jobs.create(model="no-such-model", training_file=train.id, method=method)
     assert caught.value.status_code in (400, 404)
     assert len(client.fine_tuning.jobs.list(limit=100).data) == before
+
+
+LIKE = {**STRING_CHECK, "name": "contains_a"}  # "a" is in every prompt: echoing it back pays in full
+
+
+@pytest.mark.slow
+def test_an_exploitable_grader_warns_by_default_and_fails_fast_when_asked(served: Running) -> None:
+    client = served.client()
+    warned = create_job(client, grader=LIKE, max_steps=1, eval_interval=1)
+    strict = create_job(client, grader=LIKE, max_steps=1, eval_interval=1, extra_body={"preflight": "fail"})
+    for job in (warned, strict):
+        wait_for(lambda job=job: client.fine_tuning.jobs.retrieve(job.id), lambda j: j.status in FINISHED)
+    ran = client.fine_tuning.jobs.retrieve(warned.id)
+    events = [e.message for e in client.fine_tuning.jobs.list_events(warned.id, limit=100)]
+    assert ran.status == "succeeded", events
+    assert any("allowed although exploitable: prompt echoed back scores 1.00" in m for m in events), events
+    failed = client.fine_tuning.jobs.retrieve(strict.id)
+    assert failed.status == "failed" and failed.error and failed.error.code == "grader_exploitable"
+    messages = [e.message for e in client.fine_tuning.jobs.list_events(strict.id, limit=100)]
+    assert sum(m.startswith("Job failed") for m in messages) == 1, messages

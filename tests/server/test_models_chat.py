@@ -135,3 +135,11 @@ def test_bad_chat_requests_get_4xx(client):
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(model="tiny", messages=HELLO, response_format={"type": "yaml"})  # type: ignore[typeddict-item]
     assert caught.value.body["param"] == "response_format.type"  # type: ignore[index]
+
+
+def test_only_fine_tuned_models_can_be_deleted(client):
+    with pytest.raises(openai.PermissionDeniedError) as caught:
+        client.models.delete("tiny")
+    assert caught.value.body["code"] == "model_not_deletable"  # type: ignore[index]
+    with pytest.raises(openai.NotFoundError):
+        client.models.delete("ft:tiny:org:nope:ftjob-x")

@@ -66,3 +66,37 @@ def test_references_that_cannot_be_probed_are_named_with_the_reason():
     # nothing to probe (no reference answers): no exploit, and no warning either
     plain = run_preflight(EXACT_EACH_FIELD, [Row([{"role": "user", "content": "hi"}], {"n": 1})])
     assert plain["skipped"] == {} and not plain["warnings"]
+
+
+def test_an_exploit_is_compared_with_what_honest_answers_earn():
+    from openrft.training._preflight import check_exploits
+
+    # every label at once earning half of a correct answer is a partial-credit grader, not an exploit
+    assert check_exploits({"every label at once": 0.5}, honest=1.0) == ([], [])
+    flagged, _ = check_exploits({"prompt echoed back": 0.95}, honest=1.0, allow=True)
+    assert flagged == ["prompt echoed back"]
+    # honest answers earning 0.6: an exploit earning as much is one the policy would learn
+    assert check_exploits({"empty answer": 0.55}, honest=0.6, allow=True)[0] == ["empty answer"]
+    # without honest answers: against the top of the range, not half of it
+    assert check_exploits({"empty answer": 0.6})[0] == []
+    assert check_exploits({"empty answer": 0.0}, honest=0.0)[0] == []
+
+
+def test_honest_answers_come_from_reference_answers_or_the_graders_reference():
+    from openrft.data import RFTRow
+    from openrft.graders import parse_grader
+    from openrft.training._preflight import honest_answers
+
+    rows = [RFTRow(1, [{"role": "user", "content": "q"}], {"answer": "paris"})]
+    check = parse_grader(
+        {
+            "type": "string_check",
+            "name": "s",
+            "input": "{{sample.output_text}}",
+            "reference": "{{item.answer}}",
+            "operation": "eq",
+        }
+    )
+    assert [a for a, _ in honest_answers(check, rows)] == ["paris"]
+    labelled = [RFTRow(1, [{"role": "user", "content": "q"}], {"reference_answer": {"city": "paris"}})]
+    assert [a for a, _ in honest_answers(check, labelled)] == ['{"city": "paris"}']

@@ -230,7 +230,8 @@ async def _ask(
     """Send the prompt; a failed request comes back as a finished, failed Grade."""
     judge = get_judge(rt)
     model = judge.model_name(grader.model)
-    grade = Grade(sampled_model_name=model, details={"sample": {"input": chat, "output": []}})
+    shown = _public_name(model, grader.model)
+    grade = Grade(sampled_model_name=shown, details={"sample": {"input": chat, "output": []}})
     try:
         reply = await judge.complete(
             model=model,
@@ -243,18 +244,25 @@ async def _ask(
             model_grader_server_error=True, model_grader_server_error_details=str(exc)
         )
         return None, grade
-    grade.sampled_model_name = reply.model
+    shown = _public_name(reply.model, grader.model)
+    grade.sampled_model_name = shown
     grade.token_usage = reply.usage
-    grade.usage_per_model = {reply.model: reply.usage}
+    grade.usage_per_model = {shown: reply.usage}
     grade.details["sample"].update(
         output=[{"role": "assistant", "content": reply.content, "refusal": reply.refusal}],
-        model=reply.model,
+        model=shown,
         finish_reason=reply.finish_reason,
     )
     if reply.refusal:
         grade.errors = GraderErrors(model_grader_refusal_error=True)
         return None, grade
     return reply, grade
+
+
+def _public_name(model: str, asked: str) -> str:
+    """The judge's model as results show it: a local folder the grader's name maps to is shown by
+    that name, never as a server path."""
+    return asked if model.startswith(("/", "./", "../", "~")) else model
 
 
 async def grade_score_model(

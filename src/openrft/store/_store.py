@@ -353,6 +353,17 @@ class Store:
             query = query.where(or_(ModelRow.project.is_(None), ModelRow.project == project))
         return self._all(query)
 
+    def delete_model(self, name: str) -> None:
+        """Forget the model ``name`` (and, for a checkpoint's name, that checkpoint)."""
+        with self.db.write() as session:
+            session.execute(delete(ModelRow).where(ModelRow.id == name))
+            session.execute(delete(CheckpointRow).where(CheckpointRow.fine_tuned_model_checkpoint == name))
+
+    def model_paths(self) -> set[str]:
+        """Every path a model name opens (what deleting one model's files must leave alone)."""
+        with self.db.read() as session:
+            return set(session.execute(select(ModelRow.path)).scalars())
+
     def find_model(self, name: str, project: str | None) -> ModelRow | None:
         """The model ``name`` if ``project`` may use it (None: any project's), else None."""
         row = self.find(ModelRow, name)

@@ -123,6 +123,10 @@ class JobRow(Owned, QueueColumns, Base):
     finished_at: Mapped[int | None] = mapped_column(BigInteger, default=None)
     trained_tokens: Mapped[int | None] = mapped_column(BigInteger, default=None)
     result_files: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    estimated_finish: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    """Unix time the job should end at the pace of its last steps (None when not running)."""
+    usage_metrics: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    """Training seconds, trained tokens, model graders' tokens."""
     eval_id: Mapped[str | None] = mapped_column(String(64), default=None)
     step: Mapped[int | None] = mapped_column(Integer, default=None)
     total_steps: Mapped[int | None] = mapped_column(Integer, default=None)

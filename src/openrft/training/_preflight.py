@@ -10,10 +10,14 @@ On a seeded sample of up to :data:`PREFLIGHT_ITEMS` training items:
    ``reference_answer`` values joined, or a label_model grader's labels, when there are 2 to
    200; for object references, one object whose each field joins that field's values). A probe
    that cannot be made (references that are lists, too many labels) is listed in ``skipped``
-   with the reason, and warned about. An exploit whose mean reward reaches :data:`EXPLOIT_LIMIT`
-   of the grader's score range (0.5 on [0, 1]) is one the policy would learn: the job refuses to
-   start unless told to go on (``allow_exploits``). An exploit that beats the base model's mean
-   is a warning.
+   with the reason, and warned about.
+3. **Honest answers** are graded too, where the data says what a correct answer is (each
+   item's ``reference_answer``, else the grader's ``reference`` rendered for the item). An
+   exploit is one the policy would learn when it earns at least :data:`HONEST_SHARE` of what
+   honest answers earn (without honest answers: of the top of the score range): the job then
+   refuses to start unless told to go on (``allow_exploits``; on the API a job warns and runs
+   unless its ``preflight`` is ``fail``). An exploit that beats the base model's mean is a
+   warning.
 """
 
 from __future__ import annotations
@@ -28,10 +32,13 @@ from typing import Any
 
 from openrft.errors import InvalidRequestError
 from openrft.evals import make_criterion, run_eval, score_range
-from openrft.graders import Grader, GraderRuntime, LabelModelGrader, MultiGrader, grade_batch_async
+from openrft.graders import Grader, GraderRuntime, LabelModelGrader, MultiGrader, grade_batch_async, render
 from openrft.models import GenerationOptions, SamplingBackend
 
 EXPLOIT_LIMIT = 0.5
+"""The old bar (half the score range), kept in the report for comparison; no longer decides."""
+HONEST_SHARE = 0.9
+"""An exploit earning this share of what honest answers earn (above the range's bottom) is flagged."""
 PREFLIGHT_ITEMS = 16
 LONG_ANSWER_WORDS = 2000
 MAX_LABELS = 200
@@ -108,6 +115,29 @@ def exploits(rows: Sequence[Any], every_label: str | None = None) -> dict[str, l
     return out
 
 
+def honest_answers(grader: Grader, rows: Sequence[Any]) -> list[tuple[str, Any]]:
+    """``(answer, row)`` for the rows whose correct answer the data gives."""
+    subs = list(grader.graders.values()) if isinstance(grader, MultiGrader) else [grader]
+    template = next((g.reference for g in subs if isinstance(getattr(g, "reference", None), str)), None)
+    out = []
+    for row in rows:
+        value = row.item.get("reference_answer")
+        if value is not None:
+            out.append((value if isinstance(value, str) else json.dumps(value), row))
+        elif template is not None:
+            out.append((render(template, sample={}, item=dict(row.item)), row))
+    return out
+
+
+async def score_honest(grader: Grader, rows: Sequence[Any], runtime: GraderRuntime | None) -> float | None:
+    """Mean reward of the correct answers the data gives (None: it gives none)."""
+    honest = honest_answers(grader, rows)
+    if not honest:
+        return None
+    responses = await grade_batch_async(grader, [(a, dict(r.item)) for a, r in honest], runtime=runtime)
+    return statistics.fmean(r.reward for r in responses)
+
+
 def choose_items(rows: Sequence[Any], seed: int, k: int = PREFLIGHT_ITEMS) -> list[Any]:
     """A seeded sample of ``k`` rows (all of them when there are fewer), in file order."""
     picked = sorted(random.Random(seed).sample(range(len(rows)), min(k, len(rows))))
@@ -178,17 +208,24 @@ def check_exploits(
     allow: bool = False,
     bounds: tuple[float, float] = (0.0, 1.0),
     base_mean: float | None = None,
+    honest: float | None = None,
 ) -> tuple[list[str], list[str]]:
-    """(flagged exploits, warnings); raises for a flagged exploit unless ``allow``."""
+    """(flagged exploits, warnings); raises for a flagged exploit unless ``allow``.
+
+    ``honest``: what correct answers earn; an exploit is flagged at :data:`HONEST_SHARE` of it
+    (of the top of the range when unknown), and never at the bottom of the range.
+    """
     low, high = bounds
-    width = (high - low) or 1.0
-    flagged = [name for name, value in scores.items() if (value - low) / width >= EXPLOIT_LIMIT]
+    top = honest if honest is not None and honest > low else high
+    bar = low + HONEST_SHARE * (top - low)
+    flagged = [name for name, value in scores.items() if value > low and value >= bar]
+    earned = f"honest answers earn {honest:.2f}" if honest is not None else f"the range tops at {high:g}"
     described = "; ".join(f"{name} scores {scores[name]:.2f}" for name in flagged)
     if flagged and not allow:
         raise InvalidRequestError(
-            f"preflight: the grader rewards answers that need no skill ({described}; limit "
-            f"{EXPLOIT_LIMIT:.0%} of the score range {low:g}..{high:g}); training would learn the exploit. "
-            "Fix the grader, or override with --allow-exploits (TrainConfig.allow_exploits)",
+            f"preflight: the grader rewards answers that need no skill ({described}; {earned}, limit "
+            f"{HONEST_SHARE:.0%} of that); training would learn the exploit. Fix the grader, or let the "
+            "job run with a warning (API: the job's preflight 'warn', the default; CLI: --allow-exploits)",
             param="grader",
             code="grader_exploitable",
         )
@@ -227,10 +264,11 @@ def run_preflight(
     every_label, unprobed = every_label_answer(grader, rows)
     skipped = {"every label at once": unprobed} if unprobed else {}
 
-    async def both() -> tuple[dict[str, float], dict[str, Any] | None]:
+    async def both() -> tuple[dict[str, float], dict[str, Any] | None, float | None]:
         scores = await score_exploits(
             grader, sample, every_label=every_label, runtime=runtime, on_progress=report
         )
+        honest = await score_honest(grader, sample, runtime)
         base = None
         if backend is not None:
             base = await sample_base(
@@ -242,11 +280,11 @@ def run_preflight(
                 runtime=runtime,
                 on_progress=report,
             )
-        return scores, base
+        return scores, base, honest
 
-    scores, base = asyncio.run(both())
+    scores, base, honest = asyncio.run(both())
     flagged, warnings = check_exploits(
-        scores, allow=allow, bounds=bounds, base_mean=base["reward_mean"] if base else None
+        scores, allow=allow, bounds=bounds, base_mean=base["reward_mean"] if base else None, honest=honest
     )
     warnings += [f"'{name}' not probed: {why}" for name, why in skipped.items()]
     if base is not None and base["errored_fraction"] > 0:
@@ -261,6 +299,8 @@ def run_preflight(
         "generations": generations if backend is not None else 0,
         "score_range": list(bounds),
         "exploit_limit": EXPLOIT_LIMIT,
+        "honest_share": HONEST_SHARE,
+        "honest_reward_mean": honest,
         "exploits": scores,
         "flagged": flagged,
         "skipped": skipped,

@@ -22,12 +22,15 @@ from typing import Any
 
 from openrft.errors import OpenRFTError
 from openrft.graders import Grader, GraderRuntime, RunGraderResponse, grade_batch_async, make_sample
-from openrft.models import count_reasoning_tokens
+from openrft.models import count_reasoning_tokens, parse_tool_calls
 
 ITEM_COLUMN = "openrft_item"
 """Dataset column holding each row's item as JSON (TRL passes extra columns to rewards)."""
 POLICY_COLUMN = "openrft_policy"
 """Rollout column naming the policy version a rollout server sampled with (``_rollouts.py``)."""
+TOOLS_COLUMN = "openrft_tools"
+"""Dataset column holding each row's ``tools`` as JSON (rows with tools only): calls to them are
+parsed from the completion into ``sample.output_tools``."""
 LOGPROBS_COLUMN = "openrft_logprobs"
 """Rollout column: the rollout server's log-probability of each sampled token."""
 MAX_EXAMPLES = 3
@@ -195,9 +198,10 @@ class GraderReward:
         ids: list[list[int]] = [list(map(int, c)) for c in columns.get("completion_ids") or [[]] * len(texts)]
         items = [json.loads(raw) for raw in columns.get(ITEM_COLUMN) or ["{}"] * len(texts)]
         truncated = [self._truncated(c) for c in ids]
+        tools = [json.loads(raw) if raw else None for raw in columns.get(TOOLS_COLUMN) or [None] * len(texts)]
         pairs = [
-            (make_sample(t, model=self.model_name, finish_reason="length" if cut else "stop"), item)
-            for t, item, cut in zip(texts, items, truncated, strict=True)
+            (self._sample(t, row_tools, "length" if cut else "stop"), item)
+            for t, row_tools, item, cut in zip(texts, tools, items, truncated, strict=True)
         ]
         future = asyncio.run_coroutine_threadsafe(
             grade_batch_async(self.grader, pairs, runtime=self.runtime), self._loop
@@ -209,6 +213,14 @@ class GraderReward:
         self.last = StepGrades.merge(self.gather(local))
         self._check_errors()
         return [r.reward for r in responses]
+
+    def _sample(self, text: str, tools: list[dict[str, Any]] | None, finish: str) -> dict[str, Any]:
+        """The grader's sample; with tools, the calls in ``output_tools`` and the rest as text."""
+        if not tools:
+            return make_sample(text, model=self.model_name, finish_reason=finish)
+        content, calls = parse_tool_calls(self.tokenizer, text, tools, model=self.model_name)
+        output_tools = [call.to_openai() for call in calls]
+        return make_sample(content, output_tools=output_tools, model=self.model_name, finish_reason=finish)
 
     def _truncated(self, ids: list[int]) -> bool:
         eos = getattr(self.tokenizer, "eos_token_id", None)

@@ -21,12 +21,12 @@ from openrft.config import Settings
 from openrft.errors import InvalidRequestError, OpenRFTError
 from openrft.evals import make_criterion, prompt_messages, score_range
 from openrft.graders import Grader, GraderRuntime, validate_grader
-from openrft.models import GenerationOptions
+from openrft.models import GenerationOptions, render_prompt
 from openrft.training import _checkpoints
 from openrft.training._callback import JobCallback, JobControl
 from openrft.training._events import EventLog, OnEvent, read_metrics, write_atomic
 from openrft.training._hyper import Hyperparameters, Resolved, resolve
-from openrft.training._reward import ITEM_COLUMN, GraderReward
+from openrft.training._reward import ITEM_COLUMN, TOOLS_COLUMN, GraderReward
 
 
 @dataclass
@@ -98,12 +98,34 @@ def _load_rows(path: Path, split: str) -> list[Any]:
     return list(load_rft_jsonl(path, split=split).rows)
 
 
-def _dataset(rows: Sequence[Any]) -> Any:
+def _dataset(rows: Sequence[Any], tokenizer: Any, model: str) -> Any:
+    """TRL's dataset: conversational prompts; when rows have ``tools``, prompts rendered here with
+    each row's tools (TRL renders every prompt with the same tools) and those tools in a column."""
     from datasets import Dataset
 
+    if not any(r.item.get("tools") for r in rows):
+        return Dataset.from_list(
+            [{"prompt": prompt_messages(r.messages), ITEM_COLUMN: json.dumps(r.item)} for r in rows]
+        )
     return Dataset.from_list(
-        [{"prompt": prompt_messages(r.messages), ITEM_COLUMN: json.dumps(r.item)} for r in rows]
+        [
+            {
+                "prompt": _prompt_text(tokenizer, prompt_messages(r.messages), r.item.get("tools"), model),
+                ITEM_COLUMN: json.dumps(r.item),
+                TOOLS_COLUMN: json.dumps(r.item["tools"]) if r.item.get("tools") else "",
+            }
+            for r in rows
+        ]
     )
+
+
+def _prompt_text(tokenizer: Any, messages: list[dict[str, Any]], tools: Any, model: str) -> str:
+    text = render_prompt(tokenizer, messages, tools or None, model=model)
+    bos = tokenizer.bos_token
+    # TRL tokenizes text prompts with the special tokens the tokenizer adds: no second BOS.
+    if bos and text.startswith(bos) and tokenizer("")["input_ids"][:1] == [tokenizer.bos_token_id]:
+        text = text[len(bos) :]
+    return text
 
 
 def _load_policy(name: str, settings: Settings) -> tuple[Any, Any]:
@@ -333,7 +355,7 @@ def _train(
             processing_class=tokenizer,
             reward_funcs=[reward],
             args=args,
-            train_dataset=_dataset(train_rows),
+            train_dataset=_dataset(train_rows, tokenizer, config.model),
             peft_config=_peft_config(user),
             callbacks=[c for c in (rollouts, callback) if c is not None],
             rollout_func=rollouts,

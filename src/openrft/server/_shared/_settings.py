@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -53,6 +53,11 @@ class ServerSettings(BaseSettings):
     """Tokens generated when a request sets no limit."""
     max_n: int = Field(default=128, ge=1, le=128)
     """Most choices one chat or completions request may ask for (OpenAI's limit: 128)."""
+    preflight: Literal["warn", "fail"] = "warn"
+    """What a job does when its preflight finds an exploitable grader: ``warn`` (a warning event,
+    the job's alarms and the dashboard show it, and the job runs) or ``fail`` (the job fails
+    before its first step). A job sets its own with ``"preflight"`` in the request body
+    (``extra_body`` with the official client)."""
     max_generation_seconds: float = Field(default=300.0, gt=0)
     """A generation still running after this long stops (``finish_reason`` ``length``)."""
     max_loaded_models: int = Field(default=2, ge=1)

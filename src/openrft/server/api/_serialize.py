@@ -67,6 +67,8 @@ def job_object(row: JobRow, best_valid_reward: float | None = None) -> FineTunin
         seed=row.seed,
         status=row.status,  # type: ignore[arg-type]
         trained_tokens=row.trained_tokens,
+        estimated_finish=row.estimated_finish if row.status == "running" else None,
+        usage_metrics=row.usage_metrics,
         training_file=row.training_file,
         validation_file=row.validation_file,
         integrations=row.integrations,

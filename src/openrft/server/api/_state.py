@@ -66,7 +66,7 @@ class ServerState:
             cache=cache,
             files=FileService(store, core, settings.max_upload_bytes),
             graders=GraderService(store, runtime),
-            jobs=JobService(store, runtime, registry, core),
+            jobs=JobService(store, runtime, registry, core, preflight=settings.preflight),
             evals=EvalService(store, runtime, registry),
             models=ModelService(registry, serving),
             serving=serving,
@@ -83,14 +83,16 @@ class ServerState:
 
 
 def get_state(request: Request) -> ServerState:
+    # A coroutine: FastAPI runs a plain function dependency through its thread pool, a hop that
+    # cost more than the rest of a small request.
     return request.app.state.openrft  # type: ignore[no-any-return]
 
 
 StateDep = Annotated[ServerState, Depends(get_state)]
 
 
-def get_principal(request: Request) -> Principal:
-    """The caller the key check recorded (``--no-auth``: the default project)."""
+async def get_principal(request: Request) -> Principal:
+    """The caller the key check recorded (``--no-auth``: the default project); a coroutine too."""
     principal = getattr(request.state, "principal", None)
     if not isinstance(principal, Principal):  # fail closed: a route the key check did not cover
         raise AuthenticationError("You didn't provide an API key: send 'Authorization: Bearer KEY'.")

@@ -11,6 +11,7 @@ it is about to redo); checkpoints become ``…:ckpt-step-N`` models, the best on
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -22,12 +23,22 @@ from typing import Any
 from openrft.config import Settings
 from openrft.errors import OpenRFTError
 from openrft.server._shared import fine_tuned_name, job_event, stored_model_registry
+from openrft.server.worker._outputs import estimated_finish, save_results, trained_tokens, usage_metrics
 from openrft.server.worker._process import die_with_parent, read_handoff
 from openrft.server.worker._validation import drop_validations_after, record_validation, recorded_steps
 from openrft.store import CheckpointRow, JobRow, JobStatus, ModelRow, Store, new_id, now
 from openrft.training import read_jsonl
 
 log = logging.getLogger("openrft.executor")
+
+RESOLVED_HYPERPARAMETERS = (
+    "batch_size",
+    "learning_rate_multiplier",
+    "n_epochs",
+    "eval_interval",
+    "eval_samples",
+)
+"""The hyperparameters a job shows resolved (OpenAI's names) once training has chosen them."""
 
 _HELD = {JobStatus.RUNNING, JobStatus.PAUSED}
 """The statuses of a job its executor still holds (a paused one finishes its step first)."""
@@ -36,11 +47,18 @@ _HELD = {JobStatus.RUNNING, JobStatus.PAUSED}
 class TrainingMirror:
     """``on_event`` for :func:`run_training`: copies events, progress and checkpoints into the store."""
 
-    def __init__(self, store: Store, job: JobRow):
+    def __init__(self, store: Store, job: JobRow, reference: str | None = None):
         self.store = store
         self.job = job
         self.out = store.job_dir(job.id)
+        # What stored events say instead of server paths: the model's name, folders in the job's.
+        self.hidden = {str(self.out) + "/": "", str(self.out): ".", str(store.data_dir): "DATA_DIR"}
+        if reference and reference != job.model:
+            self.hidden = {reference: job.model, **self.hidden}
         self._synced = False
+        self._resolved = False
+        self.steps: dict[int, dict[str, Any]] = {}
+        """Each step's metrics (a step redone after a resume replaces the first try)."""
 
     def __call__(self, event: dict[str, Any]) -> None:
         if not self._synced:
@@ -48,18 +66,61 @@ class TrainingMirror:
             self._synced = True
             on_disk = read_jsonl(self.out / "events.jsonl")
             self.store.drop_job_events(self.job.id, source="training", keep={e["id"] for e in on_disk})
-            self.store.add_job_events(self.job.id, on_disk, source="training")
+            self.store.add_job_events(self.job.id, [self.public(e) for e in on_disk], source="training")
             self.sync_checkpoints()
             self.sync_validations(on_disk)
+            self.steps = {
+                int(e["data"]["step"]): e["data"]
+                for e in on_disk
+                if e.get("type") == "metrics" and e.get("data")
+            }
         else:
-            self.store.add_job_events(self.job.id, [event], source="training")
+            self.store.add_job_events(self.job.id, [self.public(event)], source="training")
+        self.record_resolved()
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
         if event.get("type") == "metrics":
             self.store.set_job_progress(self.job.id, data.get("step"), data.get("total_steps"))
+            self.steps[int(data["step"])] = data
+            self.store.update(
+                JobRow,
+                self.job.id,
+                trained_tokens=trained_tokens(self.steps),
+                usage_metrics=usage_metrics(self.steps),
+                estimated_finish=estimated_finish(self.steps),
+            )
             if data.get("full_valid_mean_reward") is not None:
                 record_validation(self.store, self.job, int(data["step"]), self.checkpoint_name(data["step"]))
         if "checkpoint" in data:
             self.sync_checkpoints()
+
+    def public(self, value: Any) -> Any:
+        """``value`` with every server path replaced (events reach API clients)."""
+        if isinstance(value, str):
+            for secret, shown in self.hidden.items():
+                value = value.replace(secret, shown)
+            return value
+        if isinstance(value, dict):
+            return {k: self.public(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.public(v) for v in value]
+        return value
+
+    def record_resolved(self) -> None:
+        """Once training has resolved its hyperparameters, the job echoes them instead of ``auto``."""
+        path = self.out / "hyperparameters.json"
+        if self._resolved or not path.exists():
+            return
+        self._resolved = True
+        resolved = json.loads(path.read_text())
+        method = dict(self.job.method)
+        kind = method.get("type") or "reinforcement"
+        chosen = dict(method.get(kind) or {})
+        given = dict(chosen.get("hyperparameters") or {})
+        for key in RESOLVED_HYPERPARAMETERS:
+            if given.get(key) in (None, "auto") and key in resolved:
+                given[key] = resolved[key]
+        method[kind] = {**chosen, "hyperparameters": given}
+        self.store.update(JobRow, self.job.id, method=method)
 
     def sync_validations(self, on_disk: list[dict[str, Any]]) -> None:
         """Match the job's eval runs to the validations in the (rewound) log."""
@@ -113,10 +174,35 @@ class TrainingMirror:
         self.store.drop_checkpoints(self.job.id, set(present))
 
 
-def _fail(store: Store, job_id: str, code: str, message: str, param: str | None = None) -> None:
+def _outputs(store: Store, job: JobRow, mirror: TrainingMirror | None) -> dict[str, Any]:
+    """A finished job's results file (when it ran a step) and no estimated finish."""
+    if mirror is None or not mirror.steps:
+        return {"estimated_finish": None}
+    return {"estimated_finish": None, "result_files": [save_results(store, job, mirror.steps)]}
+
+
+def _fail(
+    store: Store,
+    job: JobRow,
+    code: str,
+    message: str,
+    param: str | None = None,
+    mirror: TrainingMirror | None = None,
+) -> None:
     error = {"code": code, "message": message, "param": param}
-    store.jobs.transition(job_id, _HELD, JobStatus.FAILED, error=error, finished_at=now(), control=None)
-    store.add_job_events(job_id, [job_event(f"Job failed: {message}", level="error")])
+    failed = store.jobs.transition(
+        job.id,
+        _HELD,
+        JobStatus.FAILED,
+        error=error,
+        finished_at=now(),
+        control=None,
+        **_outputs(store, job, mirror),
+    )
+    text = f"Job failed: {message}"
+    [latest], _ = store.job_events_page(job.id, after=None, limit=1)
+    if failed and latest.message != text:  # training has often said it already
+        store.add_job_events(job.id, [job_event(text, level="error")])
 
 
 def _train_config(store: Store, job: JobRow, core: Settings) -> Any:
@@ -143,6 +229,7 @@ def _train_config(store: Store, job: JobRow, core: Settings) -> Any:
             {**(reinforcement.get("hyperparameters") or {}), "seed": job.seed}
         ),
         response_format=reinforcement.get("response_format"),
+        allow_exploits=reinforcement.get("preflight") != "fail",  # API jobs warn unless told to fail
         rollout_prefix=job.id,  # its policy versions on a rollout server: <job id>-v<step>
     )
 
@@ -154,25 +241,27 @@ def run_job(store: Store, job_id: str, worker_id: str, core: Settings) -> None:
     store.add_job_events(
         job_id, [job_event(f"Fine-tuning job {verb} on worker {worker_id} (attempt {job.attempts})")]
     )
+    mirror: TrainingMirror | None = None
     try:
         from openrft.training import JobControl, run_training
 
         config = _train_config(store, job, core)
         control = JobControl()
         signal.signal(signal.SIGUSR1, lambda *_: control.pause())
-        mirror = TrainingMirror(store, job)
+        mirror = TrainingMirror(store, job, reference=str(config.model))
         result = run_training(config, control=control, on_event=mirror, settings=core)
         mirror.sync_checkpoints()
     except OpenRFTError as exc:
-        _fail(store, job_id, exc.code or "invalid_request", exc.message, exc.param)
+        _fail(store, job, exc.code or "invalid_request", exc.message, exc.param, mirror)
         return
     except Exception as exc:
         traceback.print_exc()
         _fail(
             store,
-            job_id,
+            job,
             "internal_error",
             f"{type(exc).__name__}: {exc} (traceback in the job's executor.log)",
+            mirror=mirror,
         )
         return
     if result.status == "succeeded":
@@ -197,6 +286,7 @@ def run_job(store: Store, job_id: str, worker_id: str, core: Settings) -> None:
             fine_tuned_model=name if best is not None else None,
             finished_at=now(),
             control=None,
+            **_outputs(store, job, mirror),
         )
         if done:
             store.add_job_events(job_id, [job_event("The job has successfully completed")])

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from openrft.server.api._state import PrincipalDep, StateDep
 from openrft.server.api._types.common import ERROR_RESPONSES, ListPage
-from openrft.server.api._types.models import Model
+from openrft.server.api._types.models import Model, ModelDeleted
 
 router = APIRouter(tags=["models"], responses=ERROR_RESPONSES)
 
@@ -19,3 +19,8 @@ def list_models(state: StateDep, principal: PrincipalDep) -> ListPage[Model]:
 @router.get("/v1/models/{model:path}", response_model=Model)
 def retrieve_model(state: StateDep, principal: PrincipalDep, model: str) -> Model:
     return state.models.get(principal, model)
+
+
+@router.delete("/v1/models/{model:path}", response_model=ModelDeleted)
+async def delete_model(state: StateDep, principal: PrincipalDep, model: str) -> ModelDeleted:
+    return await state.models.delete(principal, model)

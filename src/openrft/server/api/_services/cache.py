@@ -76,6 +76,14 @@ class ModelCache:
             entry.backend.close()
             entry.backend = None
 
+    def forget(self, reference: str) -> None:
+        """Unload ``reference`` (once its last request finishes): its files are going away."""
+        entry = self._entries.pop(reference, None)
+        if entry is not None:
+            entry.evicted = True
+            if entry.users == 0 and entry.ready.is_set():
+                self._close(entry)
+
     def loaded(self) -> list[SamplingBackend]:
         """The backends open now, least recently used first."""
         return [e.backend for e in self._entries.values() if e.backend is not None]

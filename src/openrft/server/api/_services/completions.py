@@ -8,7 +8,7 @@ from typing import Any
 
 from openrft.errors import InvalidRequestError
 from openrft.models import Completion, Generation, schema_regex
-from openrft.server.api._services.generation import Generator
+from openrft.server.api._services.generation import Generator, caller_project
 from openrft.server.api._services.serving import ServingModels, as_local
 from openrft.server.api._types.chat import CompletionUsage
 from openrft.server.api._types.completions import (
@@ -86,7 +86,7 @@ class CompletionService:
                 logprobs=request.logprobs,
                 max_time=self.generator.settings.max_generation_seconds,
             )
-            async with local.backend.submit(generation) as run:
+            async with local.backend.submit(generation, share=caller_project()) as run:
                 rows: list[list[Completion]] = await run.result()
             choices = [
                 self._choice(index * n + k, completion, prompt, request, model.tokenizer)

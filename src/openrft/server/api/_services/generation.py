@@ -137,9 +137,14 @@ class Generator:
                     )
                 yield _RemoteRun(backend, conversation, n, options, stop)
                 return
-            share = _caller_project()
-            started = await local.backend.start(
-                [conversation], n=n, options=options, adapter=local.adapter, share=share, stream=stream
+            share = caller_project()
+            started = await local.backend.start(  # stop sequences are watched in the text as it comes
+                [conversation],
+                n=n,
+                options=options,
+                adapter=local.adapter,
+                share=share,
+                stream=stream or bool(stop),
             )
             async with started:
                 yield _LocalRun(started, local.backend.model, n, stop, options.logprobs)
@@ -188,16 +193,23 @@ class _LocalRun(Run):
         marker = run.generation.tool_marker
         self.writers = [_Writer(model, self.stop, [marker] if marker else []) for _ in range(n)]
         self._answers: list[Answer] | None = None
+        self._reading = False
 
-    async def answers(self) -> list[Answer]:
+    async def _finish(self) -> list[Answer]:
         if self._answers is None:
             [completions] = await self.run.result()
-            self._answers = [
-                _answer(c, self.stop, self.model if self.logprobs is not None else None) for c in completions
-            ]
+            model = self.model if self.logprobs is not None else None
+            self._answers = [_answer(c, self.stop, model) for c in completions]
         return self._answers
 
-    async def pieces(self) -> AsyncIterator[tuple[int, str]]:
+    async def answers(self) -> list[Answer]:
+        if self.stop and not self._reading:
+            async for _ in self._written():  # reading the text stops the generation at a stop sequence
+                pass
+        return await self._finish()
+
+    async def _written(self) -> AsyncIterator[tuple[int, str]]:
+        self._reading = True
         async for row, token in self.run.tokens():
             writer = self.writers[row]
             piece = writer.add(token)
@@ -205,7 +217,11 @@ class _LocalRun(Run):
                 yield row, piece
             if writer.stopped and all(w.stopped for w in self.writers):
                 self.run.cancel()  # every choice reached a stop sequence: nothing more to write
-        for row, answer in enumerate(await self.answers()):
+
+    async def pieces(self) -> AsyncIterator[tuple[int, str]]:
+        async for item in self._written():
+            yield item
+        for row, answer in enumerate(await self._finish()):
             rest = self.writers[row].rest(answer.text)
             if rest:
                 yield row, rest
@@ -306,7 +322,7 @@ def _finite(value: float) -> float:
     return value if math.isfinite(value) else -9999.0
 
 
-def _caller_project() -> str | None:
+def caller_project() -> str | None:
     """The caller's project, so that projects share a model fairly (None: each request its own share)."""
     from openrft.server._shared import request_principal
 

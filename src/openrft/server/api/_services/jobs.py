@@ -87,11 +87,21 @@ def _check_metadata(metadata: Mapping[str, str] | None) -> None:
 
 
 class JobService:
-    def __init__(self, store: Store, runtime: GraderRuntime, registry: ModelRegistry, settings: Settings):
+    def __init__(
+        self,
+        store: Store,
+        runtime: GraderRuntime,
+        registry: ModelRegistry,
+        settings: Settings,
+        *,
+        preflight: str = "warn",
+    ):
         self.store = store
         self.runtime = runtime
         self.registry = registry
         self.settings = settings
+        self.preflight = preflight
+        """The server's default for what an exploitable grader does to a job (``warn``/``fail``)."""
 
     # --- create ---
     def _method(self, request: CreateFineTuningJobRequest) -> dict[str, Any]:
@@ -173,10 +183,18 @@ class JobService:
         _check_metadata(request.metadata)
         response_format(reinforcement.get("response_format"), "method.reinforcement.response_format")
         hyper = {**(request.hyperparameters or {}), **(reinforcement.get("hyperparameters") or {})}
+        hyper = {k: v for k, v in hyper.items() if v is not None}  # null means "auto", as the SDK types it
         self._check_hyperparameters(hyper, seed)
         self._check_grader(principal, reinforcement["grader"])
         reinforcement["hyperparameters"] = hyper
         reinforcement.setdefault("response_format", None)
+        preflight = request.preflight or reinforcement.get("preflight") or self.preflight
+        if preflight not in ("warn", "fail"):
+            raise InvalidRequestError(
+                f"method.reinforcement.preflight: {preflight!r} is not one of warn, fail",
+                param="method.reinforcement.preflight",
+            )
+        reinforcement["preflight"] = preflight
         return method
 
     async def create(self, principal: Principal, request: CreateFineTuningJobRequest) -> FineTuningJob:
@@ -323,7 +341,18 @@ class JobService:
         return self.get(principal, job_id)
 
     def resume(self, principal: Principal, job_id: str) -> FineTuningJob:
-        job = self._move(principal, job_id, {JobStatus.PAUSED}, JobStatus.QUEUED, "resumed", control=None)
+        # attempts count the starts that ended in a crash: the start a resume leads to is not one
+        # more try, so the start before the pause is given back.
+        started = self.job(principal, job_id).attempts
+        job = self._move(
+            principal,
+            job_id,
+            {JobStatus.PAUSED},
+            JobStatus.QUEUED,
+            "resumed",
+            control=None,
+            attempts=max(started - 1, 0),
+        )
         self.store.add_job_events(
             job_id, [job_event("Job resumed: queued to continue from its last checkpoint")]
         )

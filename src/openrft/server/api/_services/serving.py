@@ -236,6 +236,15 @@ class ServingModels:
             timeout=self.core.sampling_timeout,
         )
 
+    async def forget(self, name: str, reference: str) -> None:
+        """Let a deleted model go: unload it, or detach it when it is an adapter on a loaded base."""
+        self.cache.forget(reference)
+        adapter = self._registered_adapters.pop(name, None)
+        attached = self._attached.get(adapter.base) if adapter is not None else None
+        if adapter is not None and attached is not None and name in attached:
+            del attached[name]
+            await self._detach(adapter.base, name)
+
     def adapters(self) -> list[Adapter]:
         """The adapters loaded at run time, oldest first."""
         return sorted(self.runtime.values(), key=lambda a: a.created)

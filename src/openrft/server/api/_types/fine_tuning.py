@@ -43,6 +43,9 @@ class CreateFineTuningJobRequest(BaseModel):
     hyperparameters: dict[str, Any] | None = None
     """Deprecated top-level form (``n_epochs``, ``batch_size``, ``learning_rate_multiplier``)."""
     method: Method | None = None
+    preflight: Literal["warn", "fail"] | None = None
+    """openrft: what an exploitable grader does to this job (``warn``: it runs with a warning;
+    ``fail``: it fails before its first step); default: the server's ``OPENRFT_PREFLIGHT``."""
 
 
 class JobError(BaseModel):
@@ -63,7 +66,8 @@ class JobProgress(BaseModel):
     step: int | None = None
     total_steps: int | None = None
     attempts: int = 0
-    """How many times a worker started the job (a job resumed after a crash counts again)."""
+    """How many times a worker started the job since it was last paused: a restart after a crash
+    counts, a resume after a pause does not (``max_attempts`` bounds crashes)."""
     best_valid_reward_mean: float | None = None
     """The best validation's mean reward so far (its checkpoint is always kept)."""
 

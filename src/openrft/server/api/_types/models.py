@@ -13,3 +13,9 @@ class Model(BaseModel):
     object: Literal["model"] = "model"
     created: int
     owned_by: str
+
+
+class ModelDeleted(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    deleted: bool
