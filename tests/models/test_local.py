@@ -209,9 +209,9 @@ async def test_local_judge_score_model_end_to_end(tiny_model_dir, tmp_path):
     with _local_runtime(tiny_model_dir, tmp_path) as rt:
         grade = await grade_score_model(grader, make_sample("Lyon"), {"ref": "Paris"}, rt)
     assert not grade.errors.model_grader_server_error, grade.errors
-    assert grade.sampled_model_name == str(tiny_model_dir)
+    assert grade.sampled_model_name == "gpt-4.1-2025-04-14"  # the grader's name, never the server path
     assert grade.token_usage is not None and grade.token_usage.completion_tokens > 0
-    assert grade.usage_per_model == {str(tiny_model_dir): grade.token_usage}
+    assert grade.usage_per_model == {"gpt-4.1-2025-04-14": grade.token_usage}
     assert -1 <= grade.reward <= 1
     output = grade.details["sample"]["output"][0]["content"]
     assert output.startswith("{") and '"result"' in output
