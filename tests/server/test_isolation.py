@@ -35,7 +35,7 @@ import pytest
 
 from openrft.server.api._auth import CACHE_SECONDS
 from openrft.store import CheckpointRow, ModelRow, OutputItemRow, OutputItemStatus, new_id
-from tests.server.conftest import Running, rft_rows, run_server
+from tests.server.conftest import Running, rft_rows, run_server, wait_for
 
 STRING_CHECK = {
     "type": "string_check",
@@ -443,3 +443,66 @@ def test_a_revoked_key_is_refused_within_the_cache_time(world: World) -> None:
     while world.http.get("/v1/files", headers=headers).status_code != 401:
         assert time.monotonic() < deadline, "a revoked key still worked after the cache time"
         time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_what_a_worker_makes_for_a_job_belongs_to_the_jobs_project(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
+) -> None:
+    """A real job through a worker: its ft: model, checkpoints, validation eval and runs are A's."""
+    from openrft.server.worker import start_worker_threads
+    from openrft.store import EvalRow, EvalRunRow, ModelRow
+
+    fast = {"poll_seconds": 0.2, "heartbeat_seconds": 0.5, "lease_seconds": 30}
+    with run_server(
+        tmp_path_factory.mktemp("worker"), models={"tiny": str(tiny_model_dir)}, **fast
+    ) as running:
+        state = running.app.state.openrft
+        stop, threads = start_worker_threads(state.settings, 1, store=state.store)
+        try:
+            _, key_a = running.store.keys.create("team-a")
+            _, key_b = running.store.keys.create("team-b")
+            a = openai.OpenAI(base_url=running.base_url, api_key=key_a, max_retries=0, timeout=120)
+            b = openai.OpenAI(base_url=running.base_url, api_key=key_b, max_retries=0, timeout=120)
+            train = a.files.create(file=("t.jsonl", rft_rows(4)), purpose="fine-tune")
+            valid = a.files.create(file=("v.jsonl", rft_rows(2)), purpose="fine-tune")
+            hyper = {
+                "batch_size": 2,
+                "n_epochs": 1,
+                "eval_interval": 2,
+                "eval_samples": 1,
+                "max_completion_length": 4,
+                "max_steps": 2,
+            }
+            job = a.fine_tuning.jobs.create(
+                model="tiny",
+                training_file=train.id,
+                validation_file=valid.id,
+                method={
+                    "type": "reinforcement",
+                    "reinforcement": {"grader": STRING_CHECK, "hyperparameters": hyper},
+                },
+            )
+            done = wait_for(
+                lambda: a.fine_tuning.jobs.retrieve(job.id), lambda j: j.status in ("succeeded", "failed")
+            )
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(timeout=60)
+        assert done.status == "succeeded", done.error
+        store = running.store
+        made = [m for m in store.models(None) if m.job_id == job.id]
+        assert made and {m.project for m in made} == {"team-a"}, [(m.id, m.project) for m in made]
+        assert store.get(EvalRow, done.eval_id).project == "team-a"
+        runs = store.job_runs(job.id)
+        assert runs and {r.project for r in runs} == {"team-a"}
+        assert isinstance(store.find(ModelRow, done.fine_tuned_model), ModelRow)
+        assert a.models.retrieve(done.fine_tuned_model).id == done.fine_tuned_model
+        for ident in [m.id for m in made]:
+            with pytest.raises(openai.NotFoundError):
+                b.models.retrieve(ident)
+        with pytest.raises(openai.NotFoundError):
+            b.evals.runs.list(done.eval_id)
+        assert not {m.id for m in b.models.list().data} & {m.id for m in made}
+        assert isinstance(store.get(EvalRunRow, runs[0].id), EvalRunRow)

@@ -82,7 +82,7 @@ class ServerState:
         self.store.close()
 
 
-def get_state(request: Request) -> ServerState:
+async def get_state(request: Request) -> ServerState:
     # A coroutine: FastAPI runs a plain function dependency through its thread pool, a hop that
     # cost more than the rest of a small request.
     return request.app.state.openrft  # type: ignore[no-any-return]
