@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
@@ -37,12 +37,12 @@ LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1", "[::1]"]
 """What ``Host`` may say when no ``allowed_hosts`` are configured."""
 
 
-def _body_limits(settings: ServerSettings):  # type: ignore[no-untyped-def]
-    """(method, path) → (bytes allowed, the setting): uploads have their own limit."""
-    upload = (settings.max_upload_bytes, "OPENRFT_MAX_UPLOAD_BYTES")
-    other = (settings.max_request_bytes, "OPENRFT_MAX_REQUEST_BYTES")
+def _body_limits(settings: ServerSettings) -> Callable[[str, str], tuple[int, str, bool]]:
+    """(method, path) → (bytes allowed, the setting, streamed): uploads have their own limit."""
+    upload = (settings.max_upload_bytes, "OPENRFT_MAX_UPLOAD_BYTES", True)
+    other = (settings.max_request_bytes, "OPENRFT_MAX_REQUEST_BYTES", False)
 
-    def limit_for(method: str, path: str) -> tuple[int, str]:
+    def limit_for(method: str, path: str) -> tuple[int, str, bool]:
         return upload if method == "POST" and path.rstrip("/") == "/v1/files" else other
 
     return limit_for

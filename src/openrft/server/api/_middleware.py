@@ -114,14 +114,14 @@ class BodyGuardMiddleware:
     """Bounds every request body: 413 over ``limit_for(method, path)`` bytes, 400 for JSON nested
     deeper than ``MAX_JSON_DEPTH``.
 
-    A JSON body (bounded by its limit) is read whole, checked, and handed on; any other body
-    (a multipart upload) is counted as it streams and cut off at its limit.
+    An upload (whatever its content type) is counted as it streams and cut off at its limit;
+    any other body, bounded by its limit, is read whole, checked, and handed on.
     """
 
-    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], tuple[int, str]]):
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str, str], tuple[int, str, bool]]):
         self.app = app
         self.limit_for = limit_for
-        """(method, path) → (bytes allowed, the setting that says so)."""
+        """(method, path) → (bytes allowed, the setting that says so, whether it is an upload)."""
 
     @staticmethod
     def _too_large(limit: int, setting: str, upload: bool) -> Any:
@@ -151,9 +151,8 @@ class BodyGuardMiddleware:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
-        limit, setting = self.limit_for(scope["method"], scope["path"])
+        limit, setting, upload = self.limit_for(scope["method"], scope["path"])
         content_type = (_header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
-        upload = content_type.startswith(b"multipart/")
         allowed = limit + (FORM_OVERHEAD if upload else 0)
         length = _header(scope, b"content-length")
         if length is not None and length.isdigit() and int(length) > allowed:
