@@ -35,7 +35,11 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -
     from openrft.server import ServerSettings, create_app
 
     app = create_app(
-        ServerSettings(data_dir=tmp_path_factory.mktemp("fuzz"), models={"tiny": str(tiny_model_dir)}),
+        ServerSettings(
+            data_dir=tmp_path_factory.mktemp("fuzz"),
+            models={"tiny": str(tiny_model_dir)},
+            allowed_hosts=["testserver"],  # the Host name of schemathesis's in-process client
+        ),
         api_keys=[API_KEY],
     )
     return schemathesis.openapi.from_asgi("/openapi.json", app)
