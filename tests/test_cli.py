@@ -68,7 +68,7 @@ def test_bad_grader_is_one_clear_line(tmp_path, content, expected):
     ("args", "expected"),
     [
         (("bogus",), "No such command 'bogus'"),
-        (("keys",), "No such command 'keys'"),
+        (("projects",), "No such command 'projects'"),
         (("graders", "bogus"), "No such command 'bogus'"),
         (("eval", "--bogus"), "No such option: --bogus"),
         (("train", "--max-steps", "3"), "No such option: --max-steps"),
