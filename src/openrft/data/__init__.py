@@ -6,8 +6,9 @@
 
 :func:`load_rft_jsonl` raises :class:`DatasetError` listing every problem as ``FILE:LINE: what``;
 :func:`check_rft_jsonl` returns the same findings without raising. :func:`compute_stats`
-describes prompt lengths, item fields and the spread of reference answers. Example tasks live
-in :mod:`openrft.data.tasks`. See ``docs/datasets.md``.
+describes prompt lengths, item fields and the spread of reference answers. :func:`read_jsonl`
+reads back the JSONL files openrft writes itself (job and eval folders), skipping a half-written
+last line. Example tasks live in :mod:`openrft.data.tasks`. See ``docs/datasets.md``.
 """
 
 from openrft.data._dataset import (
@@ -20,6 +21,7 @@ from openrft.data._dataset import (
     check_rft_jsonl,
     load_rft_jsonl,
 )
+from openrft.data._files import read_jsonl, read_jsonl_from, write_atomic
 from openrft.data._messages import ROLES
 from openrft.data._stats import DatasetStats, LengthSummary, compute_stats
 
@@ -36,4 +38,7 @@ __all__ = [
     "check_rft_jsonl",
     "compute_stats",
     "load_rft_jsonl",
+    "read_jsonl",
+    "read_jsonl_from",
+    "write_atomic",
 ]

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from openrft.data import read_jsonl, write_atomic
 from openrft.errors import InvalidRequestError
 from openrft.evals._criteria import Criterion
 from openrft.evals._records import EvalRecord, ResultsFile, fingerprint
@@ -131,16 +131,12 @@ class EvalFolder:
 
     def records(self, model: str | None = None) -> list[EvalRecord]:
         """The complete records in ``results.jsonl`` (of one model when given)."""
-        try:
-            lines = self.results_path.read_text(encoding="utf-8").splitlines()
-        except OSError:
-            return []
         out = []
-        for line in lines:
+        for row in read_jsonl(self.results_path):
             try:
-                record = EvalRecord.from_json(json.loads(line))
-            except (json.JSONDecodeError, TypeError):
-                continue  # a half-written last line
+                record = EvalRecord.from_json(row)
+            except (KeyError, TypeError):
+                continue  # not a record
             if model is None or record.model == model:
                 out.append(record)
         return out
@@ -154,14 +150,8 @@ class EvalFolder:
     def write_summary(self, summary: Mapping[str, Any], *, title: str) -> None:
         """``summary.json`` and ``report.html``, each replaced whole."""
         self.path.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.summary_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
-        _write_atomic(self.report_path, render_report(summary, title=title))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+        write_atomic(self.summary_path, json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
+        write_atomic(self.report_path, render_report(summary, title=title))
 
 
 def reusable_answers(

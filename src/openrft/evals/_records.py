@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from openrft.data import read_jsonl
 from openrft.errors import InvalidRequestError
 
 RecordKey = tuple[str, int, int]
@@ -122,10 +123,9 @@ class ResultsFile:
         if len(good) != len(raw):
             with self.path.open("r+b") as handle:
                 handle.truncate(len(good))
-        for line in good.decode("utf-8").splitlines():
-            if line.strip():
-                record = EvalRecord.from_json(json.loads(line))
-                self.records[record.key] = record
+        for row in read_jsonl(self.path):
+            record = EvalRecord.from_json(row)
+            self.records[record.key] = record
 
     def has(self, key: RecordKey) -> bool:
         return key in self.records
