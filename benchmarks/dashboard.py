@@ -115,7 +115,7 @@ def synthetic_metrics(step: int, total: int, grader: Any, rng: random.Random) ->
     trl = {"loss": rng.gauss(0, 0.01), "grad_norm": rng.uniform(0.1, 1), "learning_rate": 2e-4, "kl": 0.0}
     return step_metrics(
         step=step, total_steps=total, grader=grader, grades=grades, valid=valid, timing=timing, trl_logs=trl
-    )
+    ).row()
 
 
 def write_job(store: Store, steps: int, grader: Any, seed: int) -> str:

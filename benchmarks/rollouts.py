@@ -223,8 +223,9 @@ def _train(model: str, root: Path, name: str, steps: int, url: str | None) -> li
         run_training(config)
     finally:
         runner._grpo_config = original
-    metrics = [json.loads(line) for line in (config.out_dir / "metrics.jsonl").read_text().splitlines()]
-    return [m["timing"]["step"]["full_iteration"] for m in metrics][1:]
+    from openrft.training import JobFolder
+
+    return [m.timing.step.full_iteration for m in JobFolder(config.out_dir).metrics()][1:]
 
 
 def main() -> None:

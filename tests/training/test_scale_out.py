@@ -45,7 +45,7 @@ def test_the_launch_command_uses_torchrun_or_the_given_config(tmp_path):
     plain = accelerate_command(tmp_path, num_processes=4, port=29555)
     assert plain[1:3] == ["-m", "accelerate.commands.launch"] and "--multi_gpu" in plain
     assert plain[plain.index("--num_processes") + 1] == "4"
-    assert plain[-5:] == ["openrft.cli", "train", "--resume", str(tmp_path), "--worker"]
+    assert plain[-4:] == ["--module", "openrft.training", "run", str(tmp_path)]
     config = tmp_path / "deepspeed.yaml"
     with_config = accelerate_command(tmp_path, num_processes=2, config_file=config)
     assert with_config[with_config.index("--config_file") + 1] == str(config)

@@ -17,7 +17,6 @@ from openrft.cli._render import histogram_table, summary_table
 from openrft.errors import InvalidRequestError
 from openrft.graders import (
     Grader,
-    MultiGrader,
     RunGraderResponse,
     grade_batch,
     run_grader,
@@ -33,18 +32,11 @@ def _load(path: Path) -> Grader:
     return validate_grader(read_json_file(path, "grader"))
 
 
-def _describe(grader: Grader) -> str:
-    if isinstance(grader, MultiGrader):
-        subs = ", ".join(f"{key} ({sub.type})" for key, sub in grader.graders.items())
-        return f"multi grader '{grader.name}': {subs}; output = {grader.calculate_output}"
-    return f"{grader.type} grader '{grader.name}'"
-
-
 @graders_app.command("validate")
 def validate(grader: GraderFile) -> None:
     """Check a grader: schema, templates, the multi formula, that python sources load."""
     parsed = _load(grader)
-    console.print(f"[green]✓[/] valid {_describe(parsed)}", highlight=False)
+    console.print(f"[green]✓[/] valid {parsed.describe()}", highlight=False)
 
 
 def _run_many(parsed: Grader, samples: Path, out: Path | None) -> list[RunGraderResponse]:
@@ -123,7 +115,7 @@ def check(
 
     parsed = _load(grader)
     report = asyncio.run(check_judge(parsed, _read_cases(cases), repeats=repeats))
-    table = Table(title=f"{_describe(parsed)}: {repeats} repeats per candidate")
+    table = Table(title=f"{parsed.describe()}: {repeats} repeats per candidate")
     table.add_column("case", justify="right")
     for label in LABELS:
         table.add_column(f"{label}: mean (spread, std)", justify="right")

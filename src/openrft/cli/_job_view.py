@@ -10,9 +10,7 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.live import Live
@@ -21,6 +19,9 @@ from rich.table import Table
 from rich.text import Text
 
 from openrft.cli._console import console
+
+if TYPE_CHECKING:
+    from openrft.training import JobFolder, JobSpec
 
 _PREFLIGHT_STAGES = {
     "exploits": "preflight: grading trivial exploits",
@@ -85,25 +86,32 @@ class JobView:
         self.status: Any = Text("starting: reading the data and loading the model…")
         self.live = console.is_terminal
         self._display = Live(self._render(), console=console, refresh_per_second=4) if self.live else None
+        self._started = False
         self._stage: tuple[str, int] | None = None
 
     def __enter__(self) -> JobView:
-        if self._display is not None:
-            self._display.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._display is not None:
+        if self._display is not None and self._started:
             self._display.stop()
+
+    def _start(self) -> None:
+        """The live table appears with the job's first news (a job refused for bad input shows none)."""
+        if self._display is not None and not self._started:
+            self._started = True
+            self._display.start()
 
     def _render(self) -> Group:
         return Group(steps_table(self.rows, self.total, self.title), self.status)
 
     def _update(self) -> None:
         if self._display is not None:
+            self._start()
             self._display.update(self._render())
 
     def print(self, text: str, style: str = "") -> None:
+        self._start()
         target = self._display.console if self._display is not None else console
         target.print(Text(text, style=style), soft_wrap=True)
 
@@ -141,27 +149,19 @@ class JobView:
         self._stage = (stage, done)
 
 
-def _best_step(out: Path) -> int | None:
-    try:
-        return int(json.loads((out / "best" / "openrft-checkpoint.json").read_text())["step"])
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def validation_gain(out: Path, best_step: int, grader: dict[str, Any]) -> str | None:
+def validation_gain(folder: JobFolder, best_step: int, grader: dict[str, Any]) -> str | None:
     """The best validation against the first one, on the same items, with its interval in words."""
-    from openrft.evals import EvalRecord, compare, describe_difference, make_criterion, score_range
-    from openrft.training import read_jsonl
+    from openrft.evals import compare, describe_difference, make_criterion
 
-    files = {int(p.stem.removeprefix("step-")): p for p in (out / "validation").glob("step-*.jsonl")}
-    if best_step not in files:
+    steps = folder.validation_steps()
+    if best_step not in steps:
         return None
-    first = min(files)
+    first = steps[0]
     if first == best_step:
         return f"validation: the best checkpoint is the first validated one (step {first})"
     criterion = make_criterion(grader)
-    low, high = score_range(criterion.grader) or (0.0, 1.0)
-    before, after = ([EvalRecord.from_json(r) for r in read_jsonl(files[s])] for s in (first, best_step))
+    low, high = criterion.grader.score_range() or (0.0, 1.0)
+    before, after = (folder.validation(s) or [] for s in (first, best_step))
     c = compare(before, after, tolerance=0.01 * (high - low), criteria=[criterion])
     stats = c["significance"]
     return (
@@ -171,9 +171,10 @@ def validation_gain(out: Path, best_step: int, grader: dict[str, Any]) -> str | 
     )
 
 
-def report_job(status: str, out: Path, spec: dict[str, Any]) -> None:
+def report_job(status: str, folder: JobFolder, spec: JobSpec) -> None:
     """How the job ended, which folder to evaluate and how, and what its validations say."""
-    step = _best_step(out)
+    out = folder.path
+    step = folder.best_step()
     if status == "paused":
         console.print(
             f"job paused; continue with: openrft train --resume {out}", highlight=False, soft_wrap=True
@@ -182,16 +183,16 @@ def report_job(status: str, out: Path, spec: dict[str, Any]) -> None:
         console.print(f"job {status}", highlight=False)
     if step is None:
         return
-    best = out / "best"
+    best = folder.best_dir
     so_far = "" if status == "succeeded" else " so far"
     console.print(f"best checkpoint{so_far}: step {step} → {best}", highlight=False, soft_wrap=True)
-    gain = validation_gain(out, step, spec["grader"])
+    gain = validation_gain(folder, step, spec.grader)
     if gain:
         console.print(gain, highlight=False, soft_wrap=True)
-    grader = spec.get("grader_file") or "GRADER.json"
+    grader = spec.grader_file or "GRADER.json"
     console.print(
         "evaluate it on held-out items (not the validation file, which chose it):\n"
-        f"  openrft eval --model {spec['model']} --compare {best} --data TEST.jsonl --grader {grader} "
+        f"  openrft eval --model {spec.model} --compare {best} --data TEST.jsonl --grader {grader} "
         f"--out {out / 'eval'}",
         highlight=False,
         soft_wrap=True,

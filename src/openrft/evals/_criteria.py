@@ -1,50 +1,39 @@
 """Testing criteria: a named grader with the rule that turns its score into pass or fail.
 
-OpenAI's rules (reference §6.6): string_check passes on 1; label_model passes when the label
-is one of ``passing_labels`` (our label_model reward is then 1); text_similarity, python and
-score_model compare the score with ``pass_threshold`` (``>=``). OpenAI does not state the
-default threshold (§6.6 marks it unconfirmed), so when none is given we use the middle of the
-grader's score range: 0.5 for [0, 1].
+Each grader type owns its score range and pass rule (:class:`openrft.graders.GraderModel`:
+``score_range()``, ``threshold()``); a criterion may override the threshold.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.graders import (
-    Grader,
-    LabelModelGrader,
-    MultiGrader,
-    ScoreModelGrader,
-    StringCheckGrader,
-    TextSimilarityGrader,
-    parse_grader,
-)
-
-UNIT_RANGE = (0.0, 1.0)
+from openrft.graders import UNIT_RANGE, Grader, parse_grader
 
 
 def score_range(grader: Grader) -> tuple[float, float] | None:
-    """The scores a grader can give, where its type fixes them (python and multi: unknown)."""
-    if isinstance(grader, StringCheckGrader | LabelModelGrader | TextSimilarityGrader):
-        return UNIT_RANGE
-    if isinstance(grader, ScoreModelGrader):
-        return (float(grader.range[0]), float(grader.range[1])) if grader.range else UNIT_RANGE
-    return None
+    """Deprecated: ``grader.score_range()``."""
+    warnings.warn(
+        "openrft.evals.score_range(grader) is deprecated and goes in openrft 0.2: use grader.score_range()",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return grader.score_range()
 
 
 def default_threshold(grader: Grader) -> float:
-    """The grader JSON's own ``pass_threshold``, else the default (see the module docstring)."""
-    explicit = (grader.model_extra or {}).get("pass_threshold")
-    if isinstance(explicit, int | float) and not isinstance(explicit, bool):
-        return float(explicit)
-    if isinstance(grader, StringCheckGrader | LabelModelGrader):
-        return 1.0
-    low, high = score_range(grader) or UNIT_RANGE
-    return (low + high) / 2
+    """Deprecated: ``grader.threshold()``."""
+    warnings.warn(
+        "openrft.evals.default_threshold(grader) is deprecated and goes in openrft 0.2: "
+        "use grader.threshold()",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return grader.threshold()
 
 
 @dataclass(frozen=True)
@@ -52,7 +41,7 @@ class Criterion:
     """One testing criterion: ``Criterion(name, grader, pass_threshold=None)``.
 
     ``grader`` may be wire JSON (a dict) or a parsed grader; it is parsed on construction.
-    With no ``pass_threshold`` the grader's own or the default applies (:func:`default_threshold`).
+    With no ``pass_threshold`` the grader's own rule applies (``grader.threshold()``).
     """
 
     name: str
@@ -63,7 +52,7 @@ class Criterion:
         raw = self.grader
         parsed = parse_grader(dict(raw) if isinstance(raw, Mapping) else raw)
         object.__setattr__(self, "grader", parsed)
-        threshold = default_threshold(parsed) if self.pass_threshold is None else float(self.pass_threshold)
+        threshold = parsed.threshold() if self.pass_threshold is None else float(self.pass_threshold)
         object.__setattr__(self, "pass_threshold", threshold)
 
     @property
@@ -73,7 +62,7 @@ class Criterion:
 
     @property
     def range(self) -> tuple[float, float] | None:
-        return score_range(self.grader)
+        return self.grader.score_range()
 
     def passed(self, reward: float) -> bool:
         return reward >= self.threshold
@@ -81,9 +70,7 @@ class Criterion:
     @property
     def sub_graders(self) -> dict[str, float]:
         """A ``multi`` grader's sub-graders and each one's pass threshold (empty for other types)."""
-        if not isinstance(self.grader, MultiGrader):
-            return {}
-        return {name: default_threshold(sub) for name, sub in self.grader.graders.items()}
+        return {name: sub.threshold() for name, sub in self.grader.sub_graders().items()}
 
     def all_sub_graders_passed(self, sub_rewards: Mapping[str, float]) -> bool:
         """Whether every sub-grader reached its threshold (a sub-grader with no reward did not)."""

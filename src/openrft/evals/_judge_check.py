@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.evals._criteria import UNIT_RANGE, score_range
-from openrft.graders import Grader, GraderRuntime, grade_batch_async, parse_grader
+from openrft.graders import UNIT_RANGE, Grader, GraderRuntime, grade_batch_async, parse_grader
 
 LABELS = ("great", "fair", "poor")
 SPREAD_TOLERANCE = 0.1
@@ -104,7 +103,7 @@ async def check_judge(
         reports.append({"case": index, "labels": per_label, "ordered": _ordered(means)})
     max_spread = max((s["spread"] for r in reports for s in r["labels"].values()), default=0.0)
     misordered = sum(not r["ordered"] for r in reports)
-    low, high = score_range(grader) or UNIT_RANGE
+    low, high = grader.score_range() or UNIT_RANGE
     spread_tolerance = SPREAD_TOLERANCE * (high - low)
     unstable = max_spread > spread_tolerance
     misordering = bool(cases) and misordered / len(cases) > MISORDER_TOLERANCE

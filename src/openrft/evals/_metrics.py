@@ -21,7 +21,7 @@ from openrft.evals._compare import TIE_TOLERANCE, by_item, compare
 from openrft.evals._criteria import Criterion, combined_range
 from openrft.evals._readiness import readiness
 from openrft.evals._records import EvalRecord
-from openrft.graders._results import ERROR_FLAGS
+from openrft.graders import ERROR_FLAGS
 
 BINS = 10
 WORST_ITEMS = 10

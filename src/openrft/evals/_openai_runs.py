@@ -25,21 +25,25 @@ from openrft.errors import InvalidRequestError
 from openrft.evals._criteria import Criterion
 from openrft.evals._engine import run_eval
 from openrft.evals._records import EvalRecord, ResultsFile
-from openrft.graders import GraderRuntime, RunGraderResponse, grade_batch_async, make_sample, render
+from openrft.graders import (
+    GRADER_TYPES,
+    GraderRuntime,
+    RunGraderResponse,
+    grade_batch_async,
+    make_sample,
+    render,
+)
 from openrft.models import GenerationOptions, SamplingBackend, check_tools
 
 DATA_SOURCES = ("jsonl", "completions", "responses")
 """The run data sources this server runs."""
 
-RESULT_TYPES = {
-    "string_check": "string-check-grader",
-    "text_similarity": "text-similarity-grader",
-    "score_model": "score-model-grader",
-    "label_model": "label-model-grader",
-    "python": "python-grader",
-    "multi": "multi-grader",
-}
-"""A criterion's grader type → the ``type`` of its entry in an output item's ``results``."""
+
+def _result_type(criterion: Mapping[str, Any]) -> Any:
+    """The ``type`` of a criterion's entries in an output item's ``results`` (its grader type's)."""
+    grader_type = GRADER_TYPES.get(str(criterion.get("type")))
+    return grader_type.result_type if grader_type is not None else criterion.get("type")
+
 
 SAMPLE_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -397,6 +401,7 @@ def run_outcome(
     counts = {"total": len(graded), "errored": 0, "failed": 0, "passed": 0}
     per_criterion = [{"testing_criteria": c["id"], "passed": 0, "failed": 0} for c in testing_criteria]
     items = []
+    result_types = [_result_type(c) for c in testing_criteria]
     for index, outcome in enumerate(graded):
         counts["errored" if outcome.errored else "passed" if outcome.passed else "failed"] += 1
         for tally, (_, ok, _) in zip(per_criterion, outcome.scores, strict=True):
@@ -404,13 +409,17 @@ def run_outcome(
         results = [
             {
                 "name": c["name"],
-                "type": RESULT_TYPES.get(c.get("type", ""), c.get("type")),
+                "type": result_type,
                 "score": score,
                 "passed": ok,
                 "sample": judge,
             }
-            for c, (score, ok, _), judge in zip(
-                testing_criteria, outcome.scores, outcome.judges or [None] * len(outcome.scores), strict=True
+            for c, result_type, (score, ok, _), judge in zip(
+                testing_criteria,
+                result_types,
+                outcome.scores,
+                outcome.judges or [None] * len(outcome.scores),
+                strict=True,
             )
         ]
         status: ItemStatus = "pass" if outcome.passed and not outcome.errored else "fail"

@@ -9,7 +9,14 @@
 
 from openrft.graders._default import default_runtime
 from openrft.graders._request import RunGraderRequest
-from openrft.graders._results import Grade, GraderErrors, GraderMetadata, RunGraderResponse, TokenUsage
+from openrft.graders._results import (
+    ERROR_FLAGS,
+    Grade,
+    GraderErrors,
+    GraderMetadata,
+    RunGraderResponse,
+    TokenUsage,
+)
 from openrft.graders._runner import (
     grade_batch,
     grade_batch_async,
@@ -19,8 +26,11 @@ from openrft.graders._runner import (
 from openrft.graders._runtime import GraderRuntime
 from openrft.graders._sample import make_sample
 from openrft.graders._schema import (
+    GRADER_TYPES,
+    UNIT_RANGE,
     EvalItem,
     Grader,
+    GraderModel,
     LabelModelGrader,
     MultiGrader,
     PythonGrader,
@@ -30,15 +40,19 @@ from openrft.graders._schema import (
     TextSimilarityGrader,
     parse_grader,
 )
-from openrft.graders._template import render
+from openrft.graders._template import TemplateVariableError, render
 from openrft.graders._validate import validate_grader
 
 __all__ = [
+    "ERROR_FLAGS",
+    "GRADER_TYPES",
+    "UNIT_RANGE",
     "EvalItem",
     "Grade",
     "Grader",
     "GraderErrors",
     "GraderMetadata",
+    "GraderModel",
     "GraderRuntime",
     "LabelModelGrader",
     "MultiGrader",
@@ -48,6 +62,7 @@ __all__ = [
     "SamplingParams",
     "ScoreModelGrader",
     "StringCheckGrader",
+    "TemplateVariableError",
     "TextSimilarityGrader",
     "TokenUsage",
     "default_runtime",

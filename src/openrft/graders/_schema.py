@@ -1,6 +1,10 @@
 """Grader definitions in OpenAI's wire format (reference §2), as pydantic models.
 
 Class and field names follow the OpenAI SDK (``StringCheckGrader``, ``evaluation_metric``…).
+Each grader type also says what evals and training need to know about it, so that a new type
+is added here and in its grading module only: its score range, its pass rule, the ``type`` of
+its entries in an eval output item's ``results``, and its sub-graders, judge labels and
+reference template (see :class:`GraderModel`).
 Unknown fields (``pass_threshold``, ``image_tag``…) are kept and echoed back, as OpenAI does.
 What real clients send is accepted (reference §8): ``multi.graders`` as a map, a list or a
 single grader; ``ne`` or ``neq``; a missing ``name``. Real mistakes raise
@@ -9,7 +13,7 @@ single grader; ``ne`` or ``neq``; a missing ``name``. Real mistakes raise
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -23,6 +27,8 @@ TEXT_SIMILARITY_METRICS = (
     "rouge_1", "rouge_2", "rouge_3", "rouge_4", "rouge_5", "rouge_l",
 )  # fmt: skip
 ROLES = ("user", "assistant", "system", "developer")
+UNIT_RANGE = (0.0, 1.0)
+"""OpenAI's nominal score range."""
 
 
 class _Wire(BaseModel):
@@ -33,9 +39,59 @@ class _Wire(BaseModel):
         return self.model_dump(mode="json", exclude_none=True, by_alias=True)
 
 
-class StringCheckGrader(_Wire):
+class GraderModel(_Wire):
+    """What every grader type tells evals and training about itself.
+
+    OpenAI's pass rules (reference §6.6): string_check passes on 1; label_model passes when the
+    label is one of ``passing_labels`` (its reward is then 1); text_similarity, python and
+    score_model compare the score with ``pass_threshold`` (``>=``). OpenAI does not state the
+    default threshold (§6.6 marks it unconfirmed), so without one the middle of the grader's
+    score range applies: 0.5 for [0, 1].
+    """
+
+    type: str
+    name: str
+    result_type: ClassVar[str]
+    """The ``type`` of this grader's entries in an eval output item's ``results``."""
+
+    def score_range(self) -> tuple[float, float] | None:
+        """The scores this grader can give, where its type fixes them (python and multi: None)."""
+        return UNIT_RANGE
+
+    def threshold(self) -> float:
+        """The score at or above which a sample passes: the JSON's own ``pass_threshold``, else
+        the type's rule (see the class docstring)."""
+        explicit = (self.model_extra or {}).get("pass_threshold")
+        if isinstance(explicit, int | float) and not isinstance(explicit, bool):
+            return float(explicit)
+        return self._default_threshold()
+
+    def _default_threshold(self) -> float:
+        low, high = self.score_range() or UNIT_RANGE
+        return (low + high) / 2
+
+    def sub_graders(self) -> dict[str, SubGrader]:
+        """The graders this one combines, by key (a multi grader's; empty for the others)."""
+        return {}
+
+    def answer_labels(self) -> set[str]:
+        """The labels a judge answers with (a label_model's, and those of a multi's sub-graders)."""
+        return {label for sub in self.sub_graders().values() for label in sub.answer_labels()}
+
+    def reference_template(self) -> str | None:
+        """The template of the correct answer, when the grader compares with one."""
+        subs = (sub.reference_template() for sub in self.sub_graders().values())
+        return next((t for t in subs if t is not None), None)
+
+    def describe(self) -> str:
+        """One line naming the grader and its type."""
+        return f"{self.type} grader '{self.name}'"
+
+
+class StringCheckGrader(GraderModel):
     """Compares ``input`` with ``reference``: eq, ne, like (contains), ilike (contains, any case)."""
 
+    result_type: ClassVar[str] = "string-check-grader"
     type: Literal["string_check"] = "string_check"
     name: str = "string_check"
     input: str
@@ -45,10 +101,17 @@ class StringCheckGrader(_Wire):
     operation: Literal["eq", "ne", "neq", "like", "ilike"]
     """``neq`` is the guides' spelling of ``ne``; both are accepted and echoed as sent."""
 
+    def _default_threshold(self) -> float:
+        return 1.0
 
-class TextSimilarityGrader(_Wire):
+    def reference_template(self) -> str | None:
+        return self.reference
+
+
+class TextSimilarityGrader(GraderModel):
     """Scores ``input`` against ``reference`` with one text-similarity metric, in [0, 1]."""
 
+    result_type: ClassVar[str] = "text-similarity-grader"
     type: Literal["text_similarity"] = "text_similarity"
     name: str = "text_similarity"
     input: str
@@ -57,6 +120,9 @@ class TextSimilarityGrader(_Wire):
         "fuzzy_match", "bleu", "gleu", "meteor", "cosine",
         "rouge_1", "rouge_2", "rouge_3", "rouge_4", "rouge_5", "rouge_l",
     ]  # fmt: skip
+
+    def reference_template(self) -> str | None:
+        return self.reference
 
 
 class InputText(_Wire):
@@ -109,9 +175,10 @@ class SamplingParams(_Wire):
         return data
 
 
-class ScoreModelGrader(_Wire):
+class ScoreModelGrader(GraderModel):
     """Asks a judge model for ``{"result": float, "steps": [...]}``; the result is the reward."""
 
+    result_type: ClassVar[str] = "score-model-grader"
     type: Literal["score_model"] = "score_model"
     name: str = "score_model"
     model: str
@@ -128,10 +195,14 @@ class ScoreModelGrader(_Wire):
             raise ValueError(f"the lower bound {value[0]} is above the upper bound {value[1]}")
         return value
 
+    def score_range(self) -> tuple[float, float] | None:
+        return (float(self.range[0]), float(self.range[1])) if self.range else UNIT_RANGE
 
-class LabelModelGrader(_Wire):
+
+class LabelModelGrader(GraderModel):
     """Asks a judge model to pick one of ``labels``; passes when it is in ``passing_labels``."""
 
+    result_type: ClassVar[str] = "label-model-grader"
     type: Literal["label_model"] = "label_model"
     name: str = "label_model"
     model: str
@@ -147,10 +218,17 @@ class LabelModelGrader(_Wire):
             raise ValueError(f"passing_labels {unknown} are not in labels {self.labels}")
         return self
 
+    def _default_threshold(self) -> float:
+        return 1.0
 
-class PythonGrader(_Wire):
+    def answer_labels(self) -> set[str]:
+        return set(self.labels)
+
+
+class PythonGrader(GraderModel):
     """Runs ``grade(sample, item) -> float`` from ``source`` in the sandbox."""
 
+    result_type: ClassVar[str] = "python-grader"
     type: Literal["python"] = "python"
     name: str = "python"
     source: str
@@ -164,23 +242,37 @@ class PythonGrader(_Wire):
             raise ValueError(f"source is {size // 1024} kB; the limit is 256 kB")
         return value
 
+    def score_range(self) -> tuple[float, float] | None:
+        return None  # whatever grade() returns
+
 
 SubGrader = StringCheckGrader | TextSimilarityGrader | ScoreModelGrader | LabelModelGrader | PythonGrader
 
 
-class MultiGrader(_Wire):
+class MultiGrader(GraderModel):
     """Combines named sub-graders with an arithmetic formula over their keys."""
 
+    result_type: ClassVar[str] = "multi-grader"
     type: Literal["multi"] = "multi"
     name: str = "multi"
     graders: dict[str, SubGrader]
     """Sub-graders keyed by the variable names ``calculate_output`` uses."""
     calculate_output: str
 
+    def score_range(self) -> tuple[float, float] | None:
+        return None  # whatever the formula gives
+
+    def sub_graders(self) -> dict[str, SubGrader]:
+        return dict(self.graders)
+
+    def describe(self) -> str:
+        subs = ", ".join(f"{key} ({sub.type})" for key, sub in self.graders.items())
+        return f"multi grader '{self.name}': {subs}; output = {self.calculate_output}"
+
 
 Grader = SubGrader | MultiGrader
 
-GRADER_CLASSES: dict[str, type[BaseModel]] = {
+GRADER_TYPES: dict[str, type[GraderModel]] = {
     "string_check": StringCheckGrader,
     "text_similarity": TextSimilarityGrader,
     "score_model": ScoreModelGrader,
@@ -188,6 +280,7 @@ GRADER_CLASSES: dict[str, type[BaseModel]] = {
     "python": PythonGrader,
     "multi": MultiGrader,
 }
+"""Every grader type by its ``type`` name."""
 
 
 def _describe(error: dict[str, Any]) -> str:
@@ -227,8 +320,8 @@ def _parse_one(data: Any, prefix: str, *, nested: bool) -> Grader:
             f"{where}: a grader is a JSON object, not {type(data).__name__}", param=where
         )
     kind = data.get("type")
-    if kind not in GRADER_CLASSES:
-        allowed = ", ".join(GRADER_CLASSES)
+    if kind not in GRADER_TYPES:
+        allowed = ", ".join(GRADER_TYPES)
         field = f"{prefix}.type" if prefix else "type"
         shown = "missing" if kind is None else f"{kind!r} is not one of {allowed}"
         raise GraderValidationError(
@@ -241,7 +334,7 @@ def _parse_one(data: Any, prefix: str, *, nested: bool) -> Grader:
             )
         return _parse_multi(data, prefix)
     try:
-        return GRADER_CLASSES[kind].model_validate(data)  # type: ignore[return-value]
+        return GRADER_TYPES[kind].model_validate(data)  # type: ignore[return-value]
     except ValidationError as exc:
         message, param = _format(exc.errors(), prefix)
         raise GraderValidationError(message, param=param) from None

@@ -13,10 +13,8 @@ Per step (hooks in the order the Trainer calls them):
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
@@ -24,12 +22,13 @@ from transformers import TrainerCallback
 from openrft.evals import Criterion, run_eval
 from openrft.graders import GraderRuntime
 from openrft.models import GenerationOptions, LocalBackend, LocalChatModel, SamplingBackend
-from openrft.training import _checkpoints
 from openrft.training._alarms import check_alarms
+from openrft.training._control import JobControl
 from openrft.training._events import EventLog
 from openrft.training._hyper import Resolved
 from openrft.training._metrics import ValidStats, rollout_groups, step_metrics
 from openrft.training._reward import GraderReward
+from openrft.training._step_metrics import Alarm
 
 
 def duration(seconds: float) -> str:
@@ -51,30 +50,6 @@ def time_left(history: Sequence[dict[str, Any]], total_steps: int) -> str:
     return f", about {duration(sum(recent) / len(recent) * (total_steps - history[-1]['step']))} left"
 
 
-class JobControl:
-    """Thread-safe requests from outside the training loop, honoured between steps."""
-
-    def __init__(self) -> None:
-        self._pause = threading.Event()
-        self._cancel = threading.Event()
-
-    def pause(self) -> None:
-        """Finish the current step, checkpoint, stop with status ``paused``."""
-        self._pause.set()
-
-    def cancel(self) -> None:
-        """Stop after the current step with status ``cancelled`` (no checkpoint)."""
-        self._cancel.set()
-
-    @property
-    def paused(self) -> bool:
-        return self._pause.is_set()
-
-    @property
-    def cancelled(self) -> bool:
-        return self._cancel.is_set()
-
-
 class JobCallback(TrainerCallback):
     def __init__(
         self,
@@ -85,7 +60,6 @@ class JobCallback(TrainerCallback):
         valid_rows: Sequence[Any],
         log: EventLog,
         control: JobControl,
-        checkpoints_dir: Path,
         options: GenerationOptions,
         runtime: GraderRuntime,
         history: list[dict[str, Any]],
@@ -97,11 +71,11 @@ class JobCallback(TrainerCallback):
         self.valid_rows = list(valid_rows)
         self.log = log
         self.job = control
-        self.checkpoints_dir = checkpoints_dir
+        self.folder = log.folder
         self.options = options
         self.runtime = runtime
         self.history = history
-        """Metrics of the steps so far (a resumed job's come from ``metrics.jsonl``)."""
+        """Metrics of the steps so far, as stored (a resumed job's come from ``metrics.jsonl``)."""
         self.score_scale = score_scale
         self.trainer: Any = None
         """Set once the trainer exists: validation unwraps its (possibly sharded) model."""
@@ -195,8 +169,7 @@ class JobCallback(TrainerCallback):
         }
         if at_interval or (pause and not cancel):
             if self.log.writer:
-                _checkpoints.record_score(
-                    self.checkpoints_dir,
+                self.folder.record_score(
                     step,
                     valid=valid.reward_mean if valid else None,
                     train=sum(grades.rewards) / max(1, len(grades.rewards)),
@@ -221,35 +194,34 @@ class JobCallback(TrainerCallback):
             timing=timing,
             trl_logs=logs or {},
         )
-        self.history.append(metrics)
-        metrics["alarms"] = check_alarms(self.history, scale=self.score_scale)
-        message = (
-            f"Step {metrics['step']}/{self.hp.total_steps}, "
-            f"train mean reward={metrics['train_mean_reward']:.3f}"
-        )
+        self.history.append(metrics.row())
+        alarms = check_alarms(self.history, scale=self.score_scale)
+        metrics.alarms = [Alarm.model_validate(a) for a in alarms]
+        message = f"Step {metrics.step}/{self.hp.total_steps}, "
+        message += f"train mean reward={metrics.train_mean_reward:.3f}"
         if pending["valid"] is not None:
             message += (
-                f", full validation mean reward={metrics['full_valid_mean_reward']:.3f}"
-                f", full validation mean parse error={metrics['full_valid_mean_parse_error']:.2f}"
+                f", full validation mean reward={metrics.full_valid_mean_reward:.3f}"
+                f", full validation mean parse error={metrics.full_valid_mean_parse_error:.2f}"
             )
         message += time_left(self.history, self.hp.total_steps)
         self.log.metrics(metrics, message)
-        self.log.rollouts(metrics["step"], rollout_groups(pending["grades"]))
-        for alarm in metrics["alarms"]:
+        self.log.rollouts(metrics.step, rollout_groups(pending["grades"]))
+        for alarm in alarms:
             self.log.emit(
-                f"Reward hacking alarm ({alarm['alarm']}) at step {metrics['step']}: {alarm['message']}",
+                f"Reward hacking alarm ({alarm['alarm']}) at step {metrics.step}: {alarm['message']}",
                 level="warn",
-                data={"step": metrics["step"], **alarm},
+                data={"step": metrics.step, **alarm},
             )
 
     def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
         if not self.log.writer:
             return
         step = state.global_step
-        path = self.checkpoints_dir / f"{_checkpoints.PREFIX}{step}"
-        score = _checkpoints.read_scores(self.checkpoints_dir).get(step) or {}
+        path = self.folder.checkpoint_path(step)
+        score = self.folder.score(step)
         self.log.emit(
             f"Checkpoint saved at step {step}",
             data={"step": step, "checkpoint": str(path), "metrics": {"step": step, **score}},
         )
-        _checkpoints.prune(self.checkpoints_dir, latest=step)
+        self.folder.prune(latest=step)

@@ -19,10 +19,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from openrft.training._events import write_atomic
+from openrft.data import write_atomic
 
 KEEP_BEST = 3
 PREFIX = "checkpoint-"
+EXPORT_INFO = "openrft-checkpoint.json"
+"""Written into the exported ``best/``: which checkpoint it is and its scores."""
 STAGING = ".staging-"
 TRAINER_STATE_FILES = (
     "optimizer.pt",
@@ -165,7 +167,7 @@ def export_best(folder: Path, out: Path) -> tuple[int, Path] | None:
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(source, tmp, ignore=shutil.ignore_patterns(*TRAINER_STATE_FILES))
     scores = read_scores(folder).get(step) or {}
-    (tmp / "openrft-checkpoint.json").write_text(
+    (tmp / EXPORT_INFO).write_text(
         json.dumps({"step": step, "source": source.name, **scores}, indent=1) + "\n"
     )
     publish(tmp, target)

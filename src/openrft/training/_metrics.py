@@ -1,4 +1,5 @@
-"""One step's metrics in OpenAI's RFT metrics-event shape (reference §5.4), plus openrft's extras.
+"""One step's metrics in OpenAI's RFT metrics-event shape (reference §5.4), plus openrft's extras,
+built from the step's grades as a :class:`~openrft.training.StepMetrics`.
 
 OpenAI's keys: ``step``, ``total_steps``, ``usage`` (judge tokens per grader, reasoning tokens
 of the samples), ``errors`` (per error flag: ``train_/valid_`` × ``_mean/_count``), ``scores``
@@ -21,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from openrft.graders import Grader, MultiGrader
-from openrft.graders._results import ERROR_FLAGS
+from openrft.graders import ERROR_FLAGS, Grader
 from openrft.training._reward import StepGrades
+from openrft.training._step_metrics import StepMetrics
 
 TRL_KEYS = ("loss", "grad_norm", "learning_rate", "kl", "entropy", "clip_ratio", "frac_reward_zero_std")
 
@@ -64,12 +65,6 @@ def _mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else 0.0
 
 
-def _sub_graders(grader: Grader) -> list[tuple[str, str]]:
-    if isinstance(grader, MultiGrader):
-        return [(key, sub.type) for key, sub in grader.graders.items()]
-    return []
-
-
 def _scores(grader: Grader, g: StepGrades, valid: ValidStats | None) -> dict[str, Any]:
     train = _mean(g.rewards)
     graders = [
@@ -80,12 +75,12 @@ def _scores(grader: Grader, g: StepGrades, valid: ValidStats | None) -> dict[str
             "valid_reward_mean": valid.reward_mean if valid else None,
         }
     ]
-    for key, kind in _sub_graders(grader):
+    for key, sub in grader.sub_graders().items():
         values = [s[key] for s in g.sub_rewards if key in s]
         graders.append(
             {
                 "name": key,
-                "type": kind,
+                "type": sub.type,
                 "train_reward_mean": _mean(values),
                 "valid_reward_mean": valid.sub_reward_means.get(key) if valid else None,
             }
@@ -151,13 +146,13 @@ def step_metrics(
     timing: dict[str, float],
     trl_logs: dict[str, Any],
     alarms: Sequence[dict[str, Any]] = (),
-) -> dict[str, Any]:
-    """The ``data`` of one step's metrics event; ``timing`` has sampling, grading, training, eval, full."""
+) -> StepMetrics:
+    """One step's metrics event ``data``; ``timing`` has sampling, grading, training, eval, full."""
     g = grades
     n = max(1, len(g.rewards))
     errors = g.error_counts()
     scores = _scores(grader, g, valid)
-    return {
+    row = {
         "step": step,
         "total_steps": total_steps,
         "usage": _usage(grader, g, valid),
@@ -212,6 +207,7 @@ def step_metrics(
         "alarms": list(alarms),
         "trl": {k: trl_logs[k] for k in TRL_KEYS if trl_logs.get(k) is not None},
     }
+    return StepMetrics.model_validate(row)
 
 
 def rollout_groups(g: StepGrades) -> list[dict[str, Any]]:

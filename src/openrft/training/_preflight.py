@@ -31,8 +31,15 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.evals import make_criterion, run_eval, score_range
-from openrft.graders import Grader, GraderRuntime, LabelModelGrader, MultiGrader, grade_batch_async, render
+from openrft.evals import make_criterion, run_eval
+from openrft.graders import (
+    Grader,
+    GraderRuntime,
+    TemplateVariableError,
+    grade_batch_async,
+    parse_grader,
+    render,
+)
 from openrft.models import GenerationOptions, SamplingBackend
 
 EXPLOIT_LIMIT = 0.5
@@ -96,8 +103,7 @@ def every_label_answer(grader: Grader, rows: Sequence[Any]) -> tuple[str | None,
             f"reference_answer values are {' and '.join(kinds)}: only strings, numbers or objects join",
         )
     if not labels:
-        subs = grader.graders.values() if isinstance(grader, MultiGrader) else [grader]
-        labels = {label for g in subs if isinstance(g, LabelModelGrader) for label in g.labels}
+        labels = grader.answer_labels()
     if len(labels) > MAX_LABELS:
         return None, f"{len(labels)} distinct labels (more than {MAX_LABELS})"
     return (", ".join(sorted(labels)) if len(labels) > 1 else None), None
@@ -116,16 +122,19 @@ def exploits(rows: Sequence[Any], every_label: str | None = None) -> dict[str, l
 
 
 def honest_answers(grader: Grader, rows: Sequence[Any]) -> list[tuple[str, Any]]:
-    """``(answer, row)`` for the rows whose correct answer the data gives."""
-    subs = list(grader.graders.values()) if isinstance(grader, MultiGrader) else [grader]
-    template = next((g.reference for g in subs if isinstance(getattr(g, "reference", None), str)), None)
+    """``(answer, row)`` for the rows whose correct answer the data gives (a row the grader's
+    reference template cannot be rendered for gives none)."""
+    template = grader.reference_template()
     out = []
     for row in rows:
         value = row.item.get("reference_answer")
         if value is not None:
             out.append((value if isinstance(value, str) else json.dumps(value), row))
         elif template is not None:
-            out.append((render(template, sample={}, item=dict(row.item)), row))
+            try:
+                out.append((render(template, sample={}, item=dict(row.item)), row))
+            except TemplateVariableError:
+                continue
     return out
 
 
@@ -240,7 +249,7 @@ def check_exploits(
 
 
 def run_preflight(
-    grader: Grader,
+    grader: Grader | Mapping[str, Any],
     rows: Sequence[Any],
     *,
     backend: SamplingBackend | None = None,
@@ -258,8 +267,9 @@ def run_preflight(
     limit unless ``allow``. ``on_progress`` hears how far it is (see :data:`Progress`).
     """
     started = time.perf_counter()
+    grader = parse_grader(grader)
     sample = choose_items(rows, seed, items)
-    bounds = score_range(grader) or (0.0, 1.0)
+    bounds = grader.score_range() or (0.0, 1.0)
     report = on_progress or (lambda stage, done, total: None)
     every_label, unprobed = every_label_answer(grader, rows)
     skipped = {"every label at once": unprobed} if unprobed else {}

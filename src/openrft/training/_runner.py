@@ -13,58 +13,22 @@ import json
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from openrft.config import Settings
 from openrft.errors import InvalidRequestError, OpenRFTError
-from openrft.evals import make_criterion, prompt_messages, score_range
+from openrft.evals import make_criterion, prompt_messages
 from openrft.graders import Grader, GraderRuntime, validate_grader
 from openrft.models import GenerationOptions, render_prompt
-from openrft.training import _checkpoints
-from openrft.training._callback import JobCallback, JobControl
-from openrft.training._events import EventLog, OnEvent, read_metrics, write_atomic
+from openrft.training._callback import JobCallback
+from openrft.training._config import TrainConfig, TrainResult
+from openrft.training._control import JobControl
+from openrft.training._events import EventLog, OnEvent
+from openrft.training._folder import JobFolder
 from openrft.training._hyper import Hyperparameters, Resolved, resolve
 from openrft.training._reward import ITEM_COLUMN, TOOLS_COLUMN, GraderReward
-
-
-@dataclass
-class TrainConfig:
-    """One job: the model, the data, the grader and the hyperparameters."""
-
-    model: str
-    train_file: Path
-    grader: dict[str, Any]
-    out_dir: Path
-    valid_file: Path | None = None
-    hyperparameters: Hyperparameters = field(default_factory=Hyperparameters)
-    response_format: dict[str, Any] | None = None
-    """OpenAI's ``response_format`` (``json_schema``): rollouts and validation decode under it."""
-    preflight: bool = True
-    """Sample the base model and score trivial exploits before the first step."""
-    allow_exploits: bool = False
-    """Train even when the preflight finds an exploit that scores high."""
-    rollout_server: str | None = None
-    """A vLLM-compatible server (``http://host:8000/v1``) that samples rollouts and validations
-    from each LoRA policy version (``_rollouts.py``); default ``OPENRFT_ROLLOUT_BASE_URL``.
-    Unset: the trainer samples in-process."""
-    rollout_prefix: str | None = None
-    """Adapter names on that server are ``<prefix>-v<step>``; default from the output folder."""
-    rollout_keep: int = 2
-    """Policy versions kept loaded on the server (vLLM's ``--max-loras`` must be at least this)."""
-
-
-@dataclass
-class TrainResult:
-    status: str
-    """``succeeded``, ``paused`` or ``cancelled`` (failures raise)."""
-    best_checkpoint: Path | None
-    best_step: int | None
-    hyperparameters: Resolved
-    final_metrics: dict[str, Any] | None
-    preflight: dict[str, Any] | None = None
-    out_dir: Path | None = None
 
 
 def _world() -> tuple[int, int]:
@@ -224,10 +188,10 @@ def _preflight(
     on_progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any] | None:
     """Run the preflight on the main process (once per job) and share its verdict."""
-    saved = Path(config.out_dir) / "preflight.json"
+    saved = events.folder.preflight() if events.writer else None
     outcome: dict[str, Any] = {}
-    if events.writer and saved.exists():
-        outcome = {"report": json.loads(saved.read_text())}
+    if saved is not None:
+        outcome = {"report": saved}
     elif events.writer:
         from openrft.models import LocalBackend, LocalChatModel
         from openrft.training._preflight import run_preflight
@@ -248,7 +212,7 @@ def _preflight(
         except InvalidRequestError as exc:
             outcome = {"error": exc.message, "param": exc.param, "code": exc.code}
         else:
-            write_atomic(saved, json.dumps(report, indent=1) + "\n")
+            events.folder.write_preflight(report)
             outcome = {"report": report}
             _report_preflight(report, events)
     outcome = _broadcast(outcome, world)
@@ -269,13 +233,6 @@ def _report_preflight(report: dict[str, Any], events: EventLog) -> None:
     events.emit(message, data={"preflight": report})
     for warning in report["warnings"]:
         events.emit(f"Preflight: {warning}", level="warn")
-
-
-def _resume_point(checkpoints: Path, main: bool) -> Path | None:
-    if main:
-        _checkpoints.clean_staging(checkpoints)
-    present = _checkpoints.checkpoints(checkpoints)
-    return present[max(present)] if present else None
 
 
 def _refill_window(reward: GraderReward, history: list[dict[str, Any]]) -> None:
@@ -308,7 +265,6 @@ def _train(
 
     model, tokenizer = policy
     user = config.hyperparameters
-    out = Path(config.out_dir)
     reward = GraderReward(
         grader,
         runtime=runtime,
@@ -319,9 +275,9 @@ def _train(
         tokenizer=tokenizer,
         gather=_gather(world),
     )
-    history = read_metrics(out)
+    history = [m.row() for m in events.folder.metrics()]
     _refill_window(reward, history)
-    low, high = score_range(grader) or (0.0, 1.0)
+    low, high = grader.score_range() or (0.0, 1.0)
     callback = JobCallback(
         hp=hp,
         reward=reward,
@@ -329,7 +285,6 @@ def _train(
         valid_rows=valid_rows,
         log=events,
         control=control,
-        checkpoints_dir=out / "checkpoints",
         options=options,
         runtime=runtime,
         history=history,
@@ -341,7 +296,7 @@ def _train(
     warnings.filterwarnings(
         "ignore", message=r".*gradient_checkpointing.* is deprecated", category=FutureWarning
     )
-    args = _grpo_config(hp, user, out / "checkpoints", world)
+    args = _grpo_config(hp, user, events.folder.checkpoints_dir, world)
     rollouts = _server_rollouts(config, settings, tokenizer, hp, options, events)
     if rollouts is not None:
         callback.policy_backend = rollouts.policy_backend
@@ -399,7 +354,7 @@ def _server_rollouts(
     rollouts = ServerRollouts(
         VLLMServer(url, api_key=settings.rollout_api_key, timeout=settings.rollout_timeout),
         prefix=prefix,
-        policy_dir=out / "policy",
+        policy_dir=events.folder.policy_dir.resolve(),
         tokenizer=tokenizer,
         temperature=config.hyperparameters.temperature,
         top_p=1.0,
@@ -433,7 +388,8 @@ def run_training(
     control = control or JobControl()
     rank, world = _world()
     out = Path(config.out_dir)
-    events = EventLog(out, on_event, writer=rank == 0)
+    folder = JobFolder(out)
+    events = EventLog(folder, on_event, writer=rank == 0)
     grader = validate_grader(config.grader)
     train_rows = _load_rows(Path(config.train_file), "train")
     valid_rows = _load_rows(Path(config.valid_file), "valid") if config.valid_file else []
@@ -442,8 +398,8 @@ def run_training(
     hp = resolve(config.hyperparameters, len(train_rows), config.model)
     _check_shapes(hp, world)
     options = _options(config, hp)
-    resume_from = _resume_point(out / "checkpoints", main=events.writer)
-    events.rewind(_checkpoints.step_of(resume_from) if resume_from else 0)
+    resume_step, resume_from = folder.resume_point(clean=events.writer) or (0, None)
+    events.rewind(resume_step)
     # The resolved plan travels with the first event, so a viewer can print it before any step.
     plan = {
         "hyperparameters": asdict(hp),
@@ -451,15 +407,14 @@ def run_training(
         "prompts": len(train_rows),
     }
     if resume_from:
-        step = _checkpoints.step_of(resume_from)
-        events.emit(f"Resuming from step {step} ({resume_from.name})", data={"plan": plan})
+        events.emit(f"Resuming from step {resume_step} ({resume_from.name})", data={"plan": plan})
     else:
         events.emit(
             f"Training {config.model} on {len(train_rows)} prompts: {json.dumps(asdict(hp))}",
             data={"plan": plan},
         )
     if events.writer:
-        write_atomic(out / "hyperparameters.json", json.dumps(asdict(hp), indent=1) + "\n")
+        folder.write_hyperparameters(asdict(hp))
 
     policy = _load_policy(config.model, settings)
     runtime = GraderRuntime(settings)
@@ -489,20 +444,12 @@ def run_training(
     status = "cancelled" if cancelled else "paused" if paused else "succeeded"
     exported = None
     if events.writer:  # paused or cancelled too: the best checkpoint so far is ready to evaluate
-        exported = _checkpoints.export_best(out / "checkpoints", out)
+        exported = folder.export_best()
         if exported:
             events.emit(
                 f"Best checkpoint: step {exported[0]} → {exported[1]}", data={"best_step": exported[0]}
             )
     events.emit(f"Job {status}")
-    metrics = read_metrics(out)
-    preflight_path = out / "preflight.json"
-    return TrainResult(
-        status=status,
-        best_checkpoint=exported[1] if exported else None,
-        best_step=exported[0] if exported else None,
-        hyperparameters=hp,
-        final_metrics=metrics[-1] if metrics else None,
-        preflight=json.loads(preflight_path.read_text()) if preflight_path.exists() else None,
-        out_dir=out,
-    )
+    result = folder.result(status)
+    result.hyperparameters = hp
+    return result

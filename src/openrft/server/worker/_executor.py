@@ -11,7 +11,6 @@ it is about to redo); checkpoints become ``…:ckpt-step-N`` models, the best on
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import signal
@@ -27,7 +26,7 @@ from openrft.server.worker._outputs import estimated_finish, save_results, train
 from openrft.server.worker._process import die_with_parent, read_handoff
 from openrft.server.worker._validation import drop_validations_after, record_validation, recorded_steps
 from openrft.store import CheckpointRow, JobRow, JobStatus, ModelRow, Store, new_id, now
-from openrft.training import read_jsonl
+from openrft.training import JobFolder
 
 log = logging.getLogger("openrft.executor")
 
@@ -51,6 +50,7 @@ class TrainingMirror:
         self.store = store
         self.job = job
         self.out = store.job_dir(job.id)
+        self.folder = JobFolder(self.out)
         # What stored events say instead of server paths: the model's name, folders in the job's.
         self.hidden = {str(self.out) + "/": "", str(self.out): ".", str(store.data_dir): "DATA_DIR"}
         if reference and reference != job.model:
@@ -59,12 +59,16 @@ class TrainingMirror:
         self._resolved = False
         self.steps: dict[int, dict[str, Any]] = {}
         """Each step's metrics (a step redone after a resume replaces the first try)."""
+        self.saved: dict[int, dict[str, Any]] = {}
+        """The checkpoints training reported, by step: their events' data and ``created_at``."""
 
     def __call__(self, event: dict[str, Any]) -> None:
         if not self._synced:
             # Training has just rewound its log to the resume point: mirror that log as it is now.
             self._synced = True
-            on_disk = read_jsonl(self.out / "events.jsonl")
+            on_disk = self.folder.events()
+            for saved in on_disk:
+                self.note_checkpoint(saved)
             self.store.drop_job_events(self.job.id, source="training", keep={e["id"] for e in on_disk})
             self.store.add_job_events(self.job.id, [self.public(e) for e in on_disk], source="training")
             self.sync_checkpoints()
@@ -76,6 +80,7 @@ class TrainingMirror:
             }
         else:
             self.store.add_job_events(self.job.id, [self.public(event)], source="training")
+            self.note_checkpoint(event)
         self.record_resolved()
         data = event.get("data") if isinstance(event.get("data"), dict) else {}
         if event.get("type") == "metrics":
@@ -107,11 +112,10 @@ class TrainingMirror:
 
     def record_resolved(self) -> None:
         """Once training has resolved its hyperparameters, the job echoes them instead of ``auto``."""
-        path = self.out / "hyperparameters.json"
-        if self._resolved or not path.exists():
+        resolved = None if self._resolved else self.folder.hyperparameters()
+        if resolved is None:
             return
         self._resolved = True
-        resolved = json.loads(path.read_text())
         method = dict(self.job.method)
         kind = method.get("type") or "reinforcement"
         chosen = dict(method.get(kind) or {})
@@ -139,13 +143,19 @@ class TrainingMirror:
     def checkpoint_name(self, step: int) -> str:
         return f"{fine_tuned_name(self.job.model, self.job.suffix, self.job.id)}:ckpt-step-{step}"
 
+    def note_checkpoint(self, event: dict[str, Any]) -> None:
+        """Remember a checkpoint event (the log is read once, not again per checkpoint)."""
+        data = event.get("data")
+        if isinstance(data, dict) and "checkpoint" in data:
+            self.saved[int(data["step"])] = {**data, "created_at": event.get("created_at") or now()}
+
     def sync_checkpoints(self) -> None:
         """Record the checkpoints training reported whose folders still exist; forget pruned ones."""
-        present: dict[int, dict[str, Any]] = {}
-        for event in read_jsonl(self.out / "events.jsonl"):
-            data = event.get("data") or {}
-            if isinstance(data, dict) and "checkpoint" in data and Path(data["checkpoint"]).is_dir():
-                present[int(data["step"])] = {**data, "created_at": event.get("created_at") or now()}
+        if not self._synced:  # no event mirrored yet: what the log holds
+            for event in self.folder.events():
+                self.note_checkpoint(event)
+        on_disk = self.folder.checkpoints()
+        present = {step: data for step, data in self.saved.items() if step in on_disk}
         known = self.store.checkpoint_steps(self.job.id)
         for step, data in sorted(present.items()):
             if step in known:

@@ -2,22 +2,22 @@
 
 The eval is created with the job by the API (its ``eval_id`` is on the job object). Its testing criterion is
 the job's grader; each validation step becomes a run named ``validation step N`` whose output
-items are the policy's answers on the validation file at that step, read from the job folder's
-``validation/step-N.jsonl``. Recording is idempotent: a resumed job that redoes a step replaces
-that step's run.
+items are the policy's answers on the validation file at that step, read from the job folder
+(:meth:`openrft.training.JobFolder.validation`). Recording is idempotent: a resumed job that
+redoes a step replaces that step's run.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from pathlib import Path
 
 from openrft.data import load_rft_jsonl
-from openrft.evals import EvalRecord, criteria_of, graded_answer
+from openrft.evals import criteria_of, graded_answer
 from openrft.models import GenerationOptions
 from openrft.server.worker._eval_run import record_outcome
 from openrft.store import EvalRow, EvalRunRow, JobRow, RunStatus, Store, now
+from openrft.training import JobFolder
 
 
 def _step_of(run: EvalRunRow) -> int | None:
@@ -28,18 +28,13 @@ def _step_of(run: EvalRunRow) -> int | None:
 def record_validation(store: Store, job: JobRow, step: int, model: str) -> str | None:
     """Turn the validation at ``step`` into a completed run of the job's eval; its id (None: no eval)."""
     ev = store.find(EvalRow, job.eval_id) if job.eval_id else None
-    path = store.job_dir(job.id) / "validation" / f"step-{step}.jsonl"
-    if ev is None or job.validation_file is None or not path.exists():
+    records = JobFolder(store.job_dir(job.id)).validation(step)
+    if ev is None or job.validation_file is None or records is None:
         return None
     for run in store.job_runs(job.id):
         if _step_of(run) == step:
             store.delete(EvalRunRow, run.id)
     rows = load_rft_jsonl(Path(store.files.path(job.validation_file)), "valid").rows
-    records = [
-        EvalRecord.from_json(json.loads(line))
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
     hyper = (job.method.get("reinforcement") or {}).get("hyperparameters") or {}
     options = GenerationOptions(temperature=float(hyper.get("temperature", 1.0)))
     criteria = criteria_of(ev.testing_criteria)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 
 from openrft.server.api._state import PrincipalDep, StateDep
 from openrft.server.api._types.common import ERROR_RESPONSES, ListPage
@@ -88,8 +88,9 @@ def list_checkpoints(
 
 
 @router.get("/{fine_tuning_job_id}/metrics", response_model=JobMetrics)
-def list_metrics(state: StateDep, principal: PrincipalDep, fine_tuning_job_id: str) -> JobMetrics:
-    return state.jobs.metrics(principal, fine_tuning_job_id)
+def list_metrics(state: StateDep, principal: PrincipalDep, fine_tuning_job_id: str) -> Response:
+    # Each step was checked as it was read, and goes out as stored (a long job's run to megabytes).
+    return Response(state.jobs.metrics_json(principal, fine_tuning_job_id), media_type="application/json")
 
 
 @router.get("/{fine_tuning_job_id}/rollouts", response_model=RolloutSteps)

@@ -14,7 +14,6 @@ checkpoints and ``ft:`` model belong to the same project.
 from __future__ import annotations
 
 import asyncio
-import json
 import secrets
 import uuid
 from collections.abc import Collection, Mapping
@@ -34,7 +33,6 @@ from openrft.server.api._types.fine_tuning import (
     FineTuningJob,
     FineTuningJobCheckpoint,
     FineTuningJobEvent,
-    JobMetrics,
     RolloutSteps,
 )
 from openrft.store import (
@@ -48,6 +46,7 @@ from openrft.store import (
     new_id,
     now,
 )
+from openrft.training import JobFolder
 
 MAX_METADATA_PAIRS = 16
 
@@ -272,31 +271,23 @@ class JobService:
         rows, more = self.store.checkpoints_page(job_id, after=after, limit=limit)
         return list_page([checkpoint_object(r) for r in rows], more)
 
-    def metrics(self, principal: Principal, job_id: str) -> JobMetrics:
-        """Every recorded step's metrics (the job folder's ``metrics.jsonl``), in step order."""
-        from openrft.training import read_metrics
-
+    def metrics_json(self, principal: Principal, job_id: str) -> bytes:
+        """Every recorded step's metrics, in step order, as a :class:`JobMetrics` JSON document:
+        the job folder is their one source, and its checked lines are sent as stored."""
         self.job(principal, job_id)
-        data = sorted(read_metrics(self.store.job_dir(job_id)), key=lambda m: m.get("step", 0))
-        return JobMetrics(data=data)
+        lines = JobFolder(self.store.job_dir(job_id)).metrics_lines()
+        return b'{"object":"list","data":[' + b",".join(lines) + b"]}"
 
     def rollouts(self, principal: Principal, job_id: str, step: int | None) -> RolloutSteps:
         """Without ``step``: the recorded steps and their prompt counts; with it, that step's groups."""
         self.job(principal, job_id)
-        path = self.store.job_dir(job_id) / "rollouts.jsonl"
-        lines = []
-        if path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
-                try:
-                    lines.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue  # the line being written when a process was killed
+        folder = JobFolder(self.store.job_dir(job_id))
         if step is None:
-            return RolloutSteps(data=[{"step": r["step"], "count": len(r.get("groups", []))} for r in lines])
-        found = [r for r in lines if r.get("step") == step]
-        if not found:
+            return RolloutSteps(data=list(folder.rollout_steps()))
+        groups = folder.rollouts(step)
+        if groups is None:
             raise InvalidRequestError(f"step: no rollouts recorded at step {step}", param="step")
-        return RolloutSteps(data=list(found[-1].get("groups", [])))
+        return RolloutSteps(data=groups)
 
     # --- control ---
     def _move(

@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from openrft.store import JobStatus
+from openrft.training import StepMetrics
 
 
 class ReinforcementMethod(BaseModel):
@@ -125,10 +126,11 @@ class FineTuningJobCheckpoint(BaseModel):
 
 
 class JobMetrics(BaseModel):
-    """openrft: every metrics event's ``data``, in step order (one page, for the dashboard)."""
+    """openrft: every step's metrics (a metrics event's ``data``), in step order (one page, for the
+    dashboard)."""
 
     object: Literal["list"] = "list"
-    data: list[dict[str, Any]]
+    data: list[StepMetrics]
 
 
 class RolloutSteps(BaseModel):
