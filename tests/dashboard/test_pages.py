@@ -95,7 +95,8 @@ def completions_run(client: Any, eval_id: str, file_id: str, model: str) -> Any:
 
 @pytest.fixture(scope="module")
 def world(served: Running) -> Iterator[World]:
-    with served.client() as client:
+    # lenient: the job's multi grader comes back as OpenAI's server sends it (a named map, §8)
+    with served.lenient_client() as client:
         yield make_world(served, client)
 
 

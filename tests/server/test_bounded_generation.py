@@ -99,8 +99,8 @@ def test_the_first_chunk_arrives_long_before_a_long_answer_ends(bounded, no_end)
     assert usage is not None and usage.completion_tokens == 300
     print(f"first chunk after {arrivals[0]:.2f} s, last after {arrivals[-1]:.2f} s, {len(arrivals)} chunks")
     assert len(arrivals) > 100  # one chunk per few tokens, not one at the end
-    assert arrivals[0] < total / 4
-    assert arrivals[0] < arrivals[-1] - 1.0
+    # The first piece comes within the first tenth of the answer's time, however fast the machine.
+    assert arrivals[0] < arrivals[-1] / 10 and arrivals[0] < total / 10
 
 
 def test_max_tokens_of_a_billion_is_refused(bounded, no_end):
@@ -166,19 +166,26 @@ def test_a_long_answer_does_not_hold_up_a_short_one(bounded, no_end):
     _short(client)
     alone = min(_short(client) for _ in range(3))
     progress: list[float] = []
+    short_done = threading.Event()
+    long_ended = threading.Event()
     start = time.monotonic()
 
     def long_answer() -> None:
         stream = client.chat.completions.create(
             model="long",
             messages=[{"role": "user", "content": "go"}],
-            max_tokens=600,
+            max_tokens=12000,  # longer than the short request takes on any machine; left once it is done
             logit_bias=no_end,
             stream=True,
         )
         for chunk in stream:
             if chunk.choices and chunk.choices[0].delta.content:
                 progress.append(time.monotonic() - start)
+            if chunk.choices and chunk.choices[0].finish_reason:
+                long_ended.set()
+            if short_done.is_set():
+                break  # the client leaves: the long generation is cancelled
+        stream.close()
 
     thread = threading.Thread(target=long_answer)
     thread.start()
@@ -186,11 +193,12 @@ def test_a_long_answer_does_not_hold_up_a_short_one(bounded, no_end):
         time.sleep(0.01)
     time.sleep(0.5)
     shared = _short(client)
-    finished_short = time.monotonic() - start
+    short_done.set()
     thread.join(timeout=300)
     print(f"short request alone {alone:.2f} s, beside a long answer {shared:.2f} s")
-    assert progress[-1] > finished_short + 1.0  # the long answer was still being written
+    assert not long_ended.is_set()  # the long answer was still being written when the short one came
     assert shared < NEXT_ANSWER_BOUND
+    _settled(bounded)
 
 
 def test_the_time_limit_ends_any_answer(tmp_path: Path, long_model: Path, no_end: dict[str, Any]):

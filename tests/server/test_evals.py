@@ -72,7 +72,8 @@ def test_a_completions_run_samples_a_model_from_an_uploaded_file(served: Running
     client = served.client()
     ev = make_eval(client)
     upload = "".join(json.dumps({"item": row}) + "\n" for row in ROWS).encode()
-    file = client.files.create(file=("items.jsonl", io.BytesIO(upload)), purpose="evals")
+    # lenient for the upload only: OpenAI's server answers purpose "evals", which its SDK types refuse (§8)
+    file = served.lenient_client().files.create(file=("items.jsonl", io.BytesIO(upload)), purpose="evals")
     run = client.evals.runs.create(
         ev.id,
         name="tiny",
