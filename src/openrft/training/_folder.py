@@ -13,6 +13,8 @@ Layout (``OUT`` is ``openrft train --out``, or ``DATA_DIR/jobs/<id>`` on the ser
     best/                  the best checkpoint's model, loadable by openrft.models and transformers
     policy/                LoRA versions for a rollout server (docs/vllm.md)
     launch.log, .pause     the output of launched processes; a pause request to them
+    executor.log           on the server: the output of the process that ran the job (its
+                           standard output and error, which the server's worker redirects)
 
 JSONL lines are appended and fsynced one at a time, so a reader can follow a running job and a
 killed job loses at most the line being written (:func:`openrft.data.read_jsonl` skips it).
@@ -74,22 +76,21 @@ class JobFolder:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        self.spec_path = self.path / "job.json"
+        self.events_path = self.path / "events.jsonl"
+        self.metrics_path = self.path / "metrics.jsonl"
+        self.rollouts_path = self.path / "rollouts.jsonl"
+        self.validation_dir = self.path / "validation"
+        self.preflight_path = self.path / "preflight.json"
+        self.hyperparameters_path = self.path / "hyperparameters.json"
+        self.checkpoints_dir = self.path / "checkpoints"
+        self.best_dir = self.path / "best"
+        self.policy_dir = self.path / "policy"
+        self.launch_log_path = self.path / "launch.log"
+        self.pause_path = self.path / ".pause"
 
     def __repr__(self) -> str:
         return f"JobFolder({str(self.path)!r})"
-
-    spec_path = property(lambda self: self.path / "job.json")
-    events_path = property(lambda self: self.path / "events.jsonl")
-    metrics_path = property(lambda self: self.path / "metrics.jsonl")
-    rollouts_path = property(lambda self: self.path / "rollouts.jsonl")
-    validation_dir = property(lambda self: self.path / "validation")
-    preflight_path = property(lambda self: self.path / "preflight.json")
-    hyperparameters_path = property(lambda self: self.path / "hyperparameters.json")
-    checkpoints_dir = property(lambda self: self.path / "checkpoints")
-    best_dir = property(lambda self: self.path / "best")
-    policy_dir = property(lambda self: self.path / "policy")
-    launch_log_path = property(lambda self: self.path / "launch.log")
-    pause_path = property(lambda self: self.path / ".pause")
 
     def create(self) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
