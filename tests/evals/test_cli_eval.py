@@ -196,7 +196,7 @@ def test_bad_inputs_are_one_clear_line_and_exit_2(files, tiny_model_dir, tmp_pat
         expected = "more than once"
     else:
         fmt = tmp_path / "fmt.json"
-        fmt.write_text(json.dumps({"type": "text"}))
+        fmt.write_text(json.dumps({"type": "xml"}))
         args["compare"] = ["--response-format", str(fmt)]
         expected = "--response-format"
     result = openrft(

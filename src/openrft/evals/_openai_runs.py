@@ -33,7 +33,13 @@ from openrft.graders import (
     make_sample,
     render,
 )
-from openrft.models import GenerationOptions, SamplingBackend, check_tools
+from openrft.models import (
+    GenerationOptions,
+    SamplingBackend,
+    check_tools,
+    parse_response_format,
+    parse_text_format,
+)
 
 DATA_SOURCES = ("jsonl", "completions", "responses")
 """The run data sources this server runs."""
@@ -224,21 +230,15 @@ def prompt_for(input_messages: Mapping[str, Any], item: dict[str, Any]) -> list[
 def sampling_options(data_source: Mapping[str, Any]) -> GenerationOptions:
     """A sampling data source's ``sampling_params`` (chat or responses form) as generation options."""
     params = data_source.get("sampling_params") or {}
-    fmt = params.get("response_format")
-    text_format = (
-        (params.get("text") or {}).get("format") if isinstance(params.get("text"), Mapping) else None
-    )
-    if isinstance(text_format, Mapping) and text_format.get("type") == "json_schema":
-        fmt = {
-            "type": "json_schema",
-            "json_schema": {"name": text_format.get("name"), "schema": text_format.get("schema")},
-        }
+    where = "data_source.sampling_params"
+    fmt = parse_text_format(params.get("text"), f"{where}.text") if params.get("text") else None
+    fmt = fmt or parse_response_format(params.get("response_format"), f"{where}.response_format")
     return GenerationOptions(
         temperature=float(params.get("temperature", 1.0)),
         top_p=float(params.get("top_p", 1.0)) or 1.0,
         max_tokens=int(params.get("max_completion_tokens") or params.get("max_completions_tokens") or 512),
         seed=params.get("seed", 42),
-        response_format=fmt if isinstance(fmt, Mapping) and fmt.get("type") != "text" else None,
+        response_format=fmt.wire if fmt is not None else None,
         tools=_tools(params.get("tools")),
         tool_choice=_tool_choice(params.get("tool_choice")),
         parallel_tool_calls=params.get("parallel_tool_calls") is not False,

@@ -22,6 +22,7 @@ from openrft.models._open import accepted_forms, open_backend
 from openrft.models._reasoning import count_reasoning_tokens, estimate_reasoning_tokens
 from openrft.models._remote import RemoteBackend
 from openrft.models._resolve import PACKAGED_MODELS, PackagedModel, convert_gguf, resolve_model_path
+from openrft.models._response_format import ResponseFormat, parse_response_format, parse_text_format
 from openrft.models._scheduler import GenerationScheduler
 from openrft.models._tools import ToolCall, check_tools, parse_tool_calls, render_prompt
 from openrft.models._vllm import TokenCompletion, VLLMServer
@@ -40,6 +41,7 @@ __all__ = [
     "LocalRun",
     "PackagedModel",
     "RemoteBackend",
+    "ResponseFormat",
     "SamplingBackend",
     "TokenCompletion",
     "ToolCall",
@@ -51,6 +53,8 @@ __all__ = [
     "estimate_reasoning_tokens",
     "open_backend",
     "parse_hub_id",
+    "parse_response_format",
+    "parse_text_format",
     "parse_tool_calls",
     "render_prompt",
     "resolve_model_path",

@@ -15,6 +15,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from openrft.models._generation import Completion, Generation
 from openrft.models._local import LocalChatModel
+from openrft.models._response_format import ResponseFormat, parse_response_format, response_format_problem
 
 Message = Mapping[str, Any]
 Conversation = Sequence[Message]
@@ -48,25 +49,19 @@ class GenerationOptions:
     """Seconds after which generation stops (``finish_reason`` ``length``); local backends."""
 
     @property
+    def constraint(self) -> ResponseFormat | None:
+        """``response_format`` checked (:func:`parse_response_format`); None when it constrains nothing."""
+        return parse_response_format(self.response_format)
+
+    @property
     def json_schema(self) -> Mapping[str, Any] | None:
         """The JSON schema to constrain to, if ``response_format`` asks for one."""
-        fmt = self.response_format
-        if not isinstance(fmt, Mapping):
-            return None
-        if fmt.get("type") == "json_object":
-            return {"type": "object"}
-        if fmt.get("type") != "json_schema":
-            return None
-        spec = fmt.get("json_schema") or {}
-        return spec.get("schema") if isinstance(spec, Mapping) else None
+        fmt = self.constraint
+        return fmt.json_schema if fmt is not None else None
 
     def response_format_problem(self) -> str | None:
         """Why ``response_format`` cannot be decoded under, or None when it can (or is unset)."""
-        fmt = self.response_format
-        if fmt is None or self.json_schema is not None:
-            return None
-        kind = fmt.get("type") if isinstance(fmt, Mapping) else type(fmt).__name__
-        return f"type {kind!r}: use json_schema (with json_schema.schema) or json_object"
+        return response_format_problem(self.response_format)
 
 
 @runtime_checkable

@@ -16,7 +16,7 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.models import GenerationOptions, check_tools
+from openrft.models import GenerationOptions, check_tools, parse_response_format
 from openrft.server.api._services.generation import (
     Answer,
     Generator,
@@ -108,26 +108,6 @@ def chat_conversation(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     return out
 
 
-def response_format(value: Mapping[str, Any] | None, param: str = "response_format") -> dict[str, Any] | None:
-    """Check a chat ``response_format``; ``text`` (the default) means none."""
-    if not value or value.get("type") == "text":
-        return None
-    kind = value.get("type")
-    if kind == "json_object":
-        return dict(value)
-    if kind == "json_schema":
-        spec = value.get("json_schema")
-        if not isinstance(spec, Mapping) or not isinstance(spec.get("schema"), Mapping):
-            raise InvalidRequestError(
-                f"{param}.json_schema.schema: a JSON schema object is required",
-                param=f"{param}.json_schema.schema",
-            )
-        return dict(value)
-    raise InvalidRequestError(
-        f"{param}.type: {kind!r} is not one of text, json_object, json_schema", param=f"{param}.type"
-    )
-
-
 def stop_sequences(stop: str | list[str] | None) -> list[str]:
     sequences = [stop] if isinstance(stop, str) else list(stop or [])
     if len(sequences) > 4:
@@ -180,6 +160,7 @@ class ChatService:
         tools = check_tools(request.tools) if request.tools else None
         if request.tool_choice is not None and not tools and request.tool_choice != "none":
             raise InvalidRequestError("tool_choice needs tools", param="tool_choice")
+        fmt = parse_response_format(request.response_format)
         options = self.generator.options(
             temperature=request.temperature,
             top_p=request.top_p,
@@ -188,7 +169,7 @@ class ChatService:
                 "max_completion_tokens" if request.max_completion_tokens else "max_tokens",
             ),
             seed=request.seed,
-            response_format=response_format(request.response_format),
+            response_format=fmt.wire if fmt is not None else None,
             logprobs=(request.top_logprobs or 0) if request.logprobs else None,
             logit_bias=logit_bias(request.logit_bias),
             frequency_penalty=request.frequency_penalty,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.models import Completion, Generation, schema_regex
+from openrft.models import Completion, Generation, ResponseFormat, parse_response_format
 from openrft.server.api._services.generation import Generator, caller_project
 from openrft.server.api._services.serving import ServingModels, as_local
 from openrft.server.api._types.chat import CompletionUsage
@@ -28,24 +28,12 @@ def _constraint(request: CreateCompletionRequest) -> str | None:
             "structured_outputs: give one of regex and json", param="structured_outputs"
         )
     if given is not None and given.regex is not None:
-        return given.regex
-    schema = given.json_ if given is not None else None
-    fmt = request.response_format or {}
-    if schema is None and fmt.get("type") == "json_schema":
-        schema = (fmt.get("json_schema") or {}).get("schema")
-        if not isinstance(schema, dict):
-            raise InvalidRequestError(
-                "response_format.json_schema.schema: a JSON schema object is required",
-                param="response_format.json_schema.schema",
-            )
-    elif schema is None and fmt.get("type") == "json_object":
-        schema = {"type": "object"}
-    elif schema is None and fmt.get("type") not in (None, "text"):
-        raise InvalidRequestError(
-            f"response_format.type: {fmt.get('type')!r} is not one of text, json_object, json_schema",
-            param="response_format.type",
-        )
-    return schema_regex(schema) if schema is not None else None
+        fmt: ResponseFormat | None = ResponseFormat(pattern=given.regex)
+    elif given is not None and given.json_ is not None:
+        fmt = ResponseFormat(json_schema=given.json_)
+    else:
+        fmt = parse_response_format(request.response_format)
+    return fmt.regex if fmt is not None else None
 
 
 def _cut(text: str, stop: str | list[str] | None) -> tuple[str, bool]:

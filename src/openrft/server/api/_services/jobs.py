@@ -23,9 +23,9 @@ from openrft.config import Settings
 from openrft.errors import GraderValidationError, InvalidRequestError
 from openrft.evals import data_source_config
 from openrft.graders import GraderRuntime, validate_grader
+from openrft.models import parse_response_format
 from openrft.server._shared import ModelRegistry, Principal, job_event
 from openrft.server.api._serialize import checkpoint_object, event_object, job_object
-from openrft.server.api._services.chat import response_format
 from openrft.server.api._services.files import check_content, owned
 from openrft.server.api._types.common import ListPage, list_page
 from openrft.server.api._types.fine_tuning import (
@@ -180,7 +180,7 @@ class JobService:
         self._check_file(principal, request.training_file, "training_file", "train")
         self._check_file(principal, request.validation_file, "validation_file", "valid")
         _check_metadata(request.metadata)
-        response_format(reinforcement.get("response_format"), "method.reinforcement.response_format")
+        parse_response_format(reinforcement.get("response_format"), "method.reinforcement.response_format")
         hyper = {**(request.hyperparameters or {}), **(reinforcement.get("hyperparameters") or {})}
         hyper = {k: v for k, v in hyper.items() if v is not None}  # null means "auto", as the SDK types it
         self._check_hyperparameters(hyper, seed)

@@ -9,7 +9,6 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.server.api._services.chat import response_format
 from openrft.server.api._services.generation import Answer, TokenInfo
 from openrft.server.api._types.responses import (
     FunctionCall,
@@ -139,24 +138,6 @@ def output_items(
     for call in calls:
         out.append(FunctionCall(id=_id("fc"), call_id=call.id, name=call.name, arguments=call.arguments))
     return out
-
-
-def text_format(text: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    """Responses' ``text.format`` → chat's ``response_format``."""
-    fmt = (text or {}).get("format") if isinstance(text, Mapping) else None
-    if not isinstance(fmt, Mapping) or fmt.get("type") in (None, "text"):
-        return None
-    if fmt.get("type") == "json_schema":
-        schema = fmt.get("schema")
-        if not isinstance(schema, Mapping):
-            raise InvalidRequestError(
-                "text.format.schema: a JSON schema object is required", param="text.format.schema"
-            )
-        return {
-            "type": "json_schema",
-            "json_schema": {"name": fmt.get("name", "output"), "schema": dict(schema)},
-        }
-    return response_format(dict(fmt), "text.format")
 
 
 class ResponseEvents:

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.models import check_tools
+from openrft.models import check_tools, parse_text_format
 from openrft.server._shared import Principal
 from openrft.server.api._services.generation import Answer, Generator, Run, Usage, check_unsupported
-from openrft.server.api._services.response_items import ResponseEvents, input_items, output_items, text_format
+from openrft.server.api._services.response_items import ResponseEvents, input_items, output_items
 from openrft.server.api._types.common import ListPage
 from openrft.server.api._types.responses import (
     CreateResponseRequest,
@@ -84,11 +84,12 @@ class ResponseService:
         messages, items = input_items(request.input)
         tools = check_tools([_chat_tool(t, i) for i, t in enumerate(request.tools or [])]) or None
         logprobs = (request.top_logprobs or 0) if LOGPROBS in (request.include or ()) else None
+        fmt = parse_text_format(request.text)
         options = self.generator.options(
             temperature=request.temperature,
             top_p=request.top_p,
             max_tokens=self.generator.max_tokens(request.max_output_tokens, "max_output_tokens"),
-            response_format=text_format(request.text),
+            response_format=fmt.wire if fmt is not None else None,
             logprobs=logprobs,
             tools=tools,
             tool_choice=_chat_tool_choice(request.tool_choice),
