@@ -22,9 +22,10 @@ from rouge_score.rouge_scorer import RougeScorer
 from openrft.config import Settings
 from openrft.graders import GraderRuntime, run_grader, run_grader_async
 from openrft.graders import _text_similarity as ts
-from openrft.graders._embeddings import RemoteEmbedder, embedder_key
+from openrft.graders._embeddings import embedder_key
 from openrft.graders._text_similarity import METRICS, similarity, tokenize
 from openrft.graders._wordnet import LEXNAMES, lexnames_text, wordnet
+from openrft.models import RemoteEmbedder
 
 NON_COSINE = [m for m in METRICS if m != "cosine"]
 ROUGE = ["rouge_1", "rouge_2", "rouge_3", "rouge_4", "rouge_5", "rouge_l"]
@@ -322,7 +323,7 @@ def test_cosine_of_by_hand():
 def test_cosine_local_model():
     from sentence_transformers import SentenceTransformer
 
-    from openrft.graders._embeddings import LocalEmbedder, local_model_dir
+    from openrft.models import LocalEmbedder, local_model_dir
 
     embedder = LocalEmbedder()
     try:

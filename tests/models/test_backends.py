@@ -220,7 +220,7 @@ def test_open_backend_model_forms(tmp_path, monkeypatch):
     )
     served = open_backend("gpt-5-mini", configured)
     assert isinstance(served, RemoteBackend)
-    assert (served.base_url, served.model, served.concurrency, served.timeout) == (
+    assert (served.base_url, served.model, served.endpoint.concurrency, served.endpoint.timeout) == (
         "http://judge:9000/v1",
         "gpt-5-mini",
         3,

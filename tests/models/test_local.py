@@ -249,7 +249,6 @@ async def test_local_judge_reports_bad_requests_as_server_errors(tiny_model_dir,
     with _local_runtime(tiny_model_dir, tmp_path) as rt:
         no_images = await grade_score_model(image, make_sample("x"), {}, rt)
     assert missing.errors.model_grader_server_error
-    assert "404" in missing.errors.model_grader_server_error_details
-    assert "retr" not in missing.errors.model_grader_server_error_details  # not retried
+    assert "unknown local model 'no-such-model'" in missing.errors.model_grader_server_error_details
     assert no_images.errors.model_grader_server_error
     assert "text only" in no_images.errors.model_grader_server_error_details

@@ -191,6 +191,6 @@ def test_the_train_command_runs_a_job_and_rejects_bad_input(tmp_path, tiny_model
 
 def test_a_response_format_that_is_not_a_schema_is_one_clear_error(tmp_path, tiny_model_dir):
     config = make_config(tmp_path, tiny_model_dir, A_SHARE, max_steps=1)
-    config.response_format = {"type": "text"}
-    with pytest.raises(InvalidRequestError, match="response_format type 'text'"):
+    config.response_format = {"type": "xml"}
+    with pytest.raises(InvalidRequestError, match="response_format type: 'xml' is not one of"):
         run_training(config)

@@ -13,12 +13,21 @@ The lower layer stays public: :func:`resolve_model_path` turns a name or file in
 """
 
 from openrft.models._backend import Conversation, GenerationOptions, LocalBackend, LocalRun, SamplingBackend
-from openrft.models._batching import BatchingChatModel
+from openrft.models._batching import BatchingBackend, BatchingChatModel
 from openrft.models._constrained import schema_regex, token_bytes
+from openrft.models._embeddings import (
+    LOCAL_EMBEDDING_MODEL,
+    Embedder,
+    LocalEmbedder,
+    RemoteEmbedder,
+    local_model_dir,
+    make_embedder,
+)
 from openrft.models._generation import Generation
 from openrft.models._hub import HubId, parse_hub_id
 from openrft.models._local import Completion, LocalChatModel, select_device
 from openrft.models._open import accepted_forms, open_backend
+from openrft.models._openai_client import OpenAIEndpoint
 from openrft.models._reasoning import count_reasoning_tokens, estimate_reasoning_tokens
 from openrft.models._remote import RemoteBackend
 from openrft.models._resolve import PACKAGED_MODELS, PackagedModel, convert_gguf, resolve_model_path
@@ -28,19 +37,25 @@ from openrft.models._tools import ToolCall, check_tools, parse_tool_calls, rende
 from openrft.models._vllm import TokenCompletion, VLLMServer
 
 __all__ = [
+    "LOCAL_EMBEDDING_MODEL",
     "PACKAGED_MODELS",
+    "BatchingBackend",
     "BatchingChatModel",
     "Completion",
     "Conversation",
+    "Embedder",
     "Generation",
     "GenerationOptions",
     "GenerationScheduler",
     "HubId",
     "LocalBackend",
     "LocalChatModel",
+    "LocalEmbedder",
     "LocalRun",
+    "OpenAIEndpoint",
     "PackagedModel",
     "RemoteBackend",
+    "RemoteEmbedder",
     "ResponseFormat",
     "SamplingBackend",
     "TokenCompletion",
@@ -51,6 +66,8 @@ __all__ = [
     "convert_gguf",
     "count_reasoning_tokens",
     "estimate_reasoning_tokens",
+    "local_model_dir",
+    "make_embedder",
     "open_backend",
     "parse_hub_id",
     "parse_response_format",

@@ -17,6 +17,9 @@ from openrft.models._generation import Completion, Generation
 from openrft.models._local import LocalChatModel
 from openrft.models._response_format import ResponseFormat, parse_response_format, response_format_problem
 
+DEFAULT_MAX_TOKENS = 256
+"""Tokens a local model generates when no limit is given."""
+
 Message = Mapping[str, Any]
 Conversation = Sequence[Message]
 
@@ -25,9 +28,12 @@ Conversation = Sequence[Message]
 class GenerationOptions:
     """Sampling parameters shared by every backend (OpenAI's names where they exist)."""
 
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 256
+    temperature: float | None = 1.0
+    """None: the model's default (1.0 on local models; not sent to remote ones)."""
+    top_p: float | None = 1.0
+    """None: the model's default (1.0 on local models; not sent to remote ones)."""
+    max_tokens: int | None = DEFAULT_MAX_TOKENS
+    """None: no limit sent to remote models; local ones stop at :data:`DEFAULT_MAX_TOKENS`."""
     seed: int | None = None
     response_format: Mapping[str, Any] | None = None
     """OpenAI's ``response_format``; ``{"type": "json_schema", "json_schema": {"schema": …}}``
@@ -47,6 +53,8 @@ class GenerationOptions:
     parallel_tool_calls: bool = True
     max_time: float | None = None
     """Seconds after which generation stops (``finish_reason`` ``length``); local backends."""
+    reasoning_effort: str | None = None
+    """OpenAI's ``reasoning_effort``, sent to remote models; local ones do not reason on demand."""
 
     @property
     def constraint(self) -> ResponseFormat | None:
@@ -62,6 +70,16 @@ class GenerationOptions:
     def response_format_problem(self) -> str | None:
         """Why ``response_format`` cannot be decoded under, or None when it can (or is unset)."""
         return response_format_problem(self.response_format)
+
+
+def local_sampling(options: GenerationOptions) -> dict[str, Any]:
+    """The sampling arguments of :meth:`LocalChatModel.prepare`, defaults filled in."""
+    return {
+        "temperature": 1.0 if options.temperature is None else options.temperature,
+        "top_p": 1.0 if options.top_p is None else options.top_p,
+        "max_tokens": DEFAULT_MAX_TOKENS if options.max_tokens is None else options.max_tokens,
+        "seed": options.seed,
+    }
 
 
 @runtime_checkable
@@ -162,10 +180,7 @@ class LocalBackend:
             self.model.prepare,
             conversations,
             n=n,
-            temperature=options.temperature,
-            top_p=options.top_p,
-            max_tokens=options.max_tokens,
-            seed=options.seed,
+            **local_sampling(options),
             json_schema=options.json_schema,
             adapter=adapter,
             logprobs=options.logprobs,

@@ -1,7 +1,8 @@
-"""Coalescing concurrent one-conversation requests into shared batches (the local judges' model)."""
+"""Coalescing concurrent one-conversation requests into shared batches: the local judges' backend."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import queue
 import threading
@@ -11,6 +12,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from openrft.errors import InvalidRequestError
+from openrft.models._backend import Conversation, GenerationOptions, local_sampling
 from openrft.models._generation import Completion
 from openrft.models._local import LocalChatModel
 
@@ -110,3 +113,48 @@ class BatchingChatModel:
             if job is not None and job.future.set_running_or_notify_cancel():
                 job.future.set_exception(RuntimeError("the model was closed"))
         self.model.close()
+
+
+class BatchingBackend:
+    """A :class:`LocalChatModel` behind :class:`SamplingBackend` whose concurrent requests batch.
+
+    What a local judge runs on: many small requests with the same options (a grader's schema
+    and sampling parameters), which :class:`BatchingChatModel` runs as shared batches. Messages
+    are text only; a request's ``max_time`` bounds its generation.
+    """
+
+    def __init__(self, model: LocalChatModel, *, name: str | None = None):
+        self.batcher = BatchingChatModel(model)
+        self.name = name or model.name
+
+    async def sample(
+        self, conversations: Sequence[Conversation], *, n: int = 1, options: GenerationOptions
+    ) -> list[list[Completion]]:
+        """See :class:`SamplingBackend`."""
+        texts = [
+            [{**message, "content": _text(message.get("content"), f"messages[{i}].content")}
+             for i, message in enumerate(conversation)]
+            for conversation in conversations
+        ]  # fmt: skip
+        arguments = {
+            "n": n,
+            **local_sampling(options),
+            "json_schema": options.json_schema,
+            "max_time": options.max_time,
+        }
+        futures = [self.batcher.submit(conversation, **arguments) for conversation in texts]
+        return [await asyncio.wrap_future(future) for future in futures]
+
+    def close(self) -> None:
+        self.batcher.close()
+
+
+def _text(content: Any, param: str) -> str:
+    """A message's content as the text local models read: a string, or text parts joined."""
+    if content is None or isinstance(content, str):
+        return content or ""
+    parts = content if isinstance(content, list) else [content]
+    if all(isinstance(p, Mapping) and p.get("type") in ("text", "input_text", "output_text") for p in parts):
+        return "\n".join(str(p.get("text", "")) for p in parts)
+    kinds = sorted({str(p.get("type")) if isinstance(p, Mapping) else type(p).__name__ for p in parts})
+    raise InvalidRequestError(f"{param}: local models read text only, not {', '.join(kinds)}", param=param)

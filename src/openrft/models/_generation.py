@@ -53,6 +53,12 @@ class Completion:
     """Per position, the ``(token id, log-probability)`` of the most likely tokens; when asked for."""
     tool_calls: tuple[ToolCall, ...] = ()
     """Function calls parsed from the answer when tools were given (``text`` is what is left)."""
+    cached_tokens: int = 0
+    """Prompt tokens a remote endpoint served from its cache (``prompt_tokens_details.cached_tokens``)."""
+    refusal: str | None = None
+    """A remote model's refusal message (OpenAI's ``message.refusal``)."""
+    model: str | None = None
+    """The model a remote endpoint says answered (OpenAI names the dated snapshot); None locally."""
 
 
 Listener = Callable[[int, int], None]

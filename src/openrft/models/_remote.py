@@ -1,37 +1,33 @@
 """Sampling from an OpenAI-compatible ``/v1/chat/completions`` endpoint (OpenAI, vLLM, SGLang…).
 
-Built on the official ``openai`` client, which retries 408/409/429/5xx answers and connection
-errors with exponential backoff (honouring ``Retry-After``) and enforces a per-request
-timeout. On top of it:
+Calls go through an :class:`~openrft.models.OpenAIEndpoint` (retries with backoff, a
+per-request timeout, a cap on requests in flight per event loop, one-line failures). On top:
 
-* a semaphore per event loop caps the requests in flight (``concurrency``);
 * ``n`` completions per conversation are asked for in one request; when the endpoint rejects
   ``n > 1`` (HTTP 400/422) or returns fewer choices, the rest come from one-choice requests,
   seeded ``seed + k`` so that they differ and still reproduce. A rejection is remembered;
 * the limit is sent as ``max_completion_tokens`` (OpenAI's current name) and, when an
-  endpoint rejects that field by name, as ``max_tokens`` from then on;
+  endpoint rejects that field by name, as ``max_tokens`` from then on; options left None
+  (temperature, top_p, the limit) are not sent, so the endpoint's defaults apply;
 * token usage: a response's ``completion_tokens`` covers all its choices, so with several
   choices it is shared out by text length (sums stay exact). Reasoning tokens come from
   ``completion_tokens_details.reasoning_tokens``, else are estimated from a separate
-  ``reasoning_content``/``reasoning`` field or the ``<think>`` part of the text.
+  ``reasoning_content``/``reasoning`` field or the ``<think>`` part of the text. Cached prompt
+  tokens, a refusal and the model the endpoint reports are kept on each completion.
 
-Each :meth:`RemoteBackend.sample` call opens and closes its own client: an httpx client
-belongs to the event loop it first ran on, and callers (evals, training steps) may each run
-their own loop. Failures raise :class:`BackendUnavailable` naming the status, URL and model.
-``openai`` is imported on first use (it takes ~0.4 s).
+Failures raise :class:`BackendUnavailable` naming the status, URL and model.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from openrft.errors import BackendUnavailable, InvalidRequestError
 from openrft.models._backend import Conversation, GenerationOptions
 from openrft.models._generation import Completion
+from openrft.models._openai_client import OpenAIEndpoint
 from openrft.models._reasoning import estimate_reasoning_tokens
 from openrft.models._tools import ToolCall
 
@@ -46,7 +42,8 @@ class RemoteBackend:
     """Chat completions from an OpenAI-compatible endpoint, behind :class:`SamplingBackend`.
 
     Args:
-        base_url: the API root, e.g. ``http://localhost:8000/v1``.
+        base_url: the API root, e.g. ``http://localhost:8000/v1``, or an :class:`OpenAIEndpoint`
+            that other backends share (its key and limits apply; the other arguments are unused).
         model: the model name the endpoint serves (sent as ``model``; also :attr:`name`).
         api_key: sent as the bearer token; default ``OPENAI_API_KEY`` or a placeholder.
         concurrency: requests in flight at once (per event loop).
@@ -56,7 +53,7 @@ class RemoteBackend:
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | OpenAIEndpoint,
         model: str,
         *,
         api_key: str | None = None,
@@ -64,47 +61,28 @@ class RemoteBackend:
         max_retries: int = 3,
         timeout: float = 60.0,
     ):
-        if not base_url.startswith(("http://", "https://")):
-            raise InvalidRequestError(f"base_url {base_url!r} must start with http:// or https://")
         if not model:
             raise InvalidRequestError("the remote model name is empty", param="model")
-        if concurrency < 1 or max_retries < 0 or timeout <= 0:
-            raise InvalidRequestError(
-                f"need concurrency >= 1, max_retries >= 0 and timeout > 0; got {concurrency}, "
-                f"{max_retries}, {timeout}"
+        self._owns_endpoint = not isinstance(base_url, OpenAIEndpoint)
+        self.endpoint = (
+            base_url
+            if isinstance(base_url, OpenAIEndpoint)
+            else OpenAIEndpoint(
+                base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, concurrency=concurrency
             )
-        self.base_url = base_url.rstrip("/")
+        )
         self.model = model
         self.name = model
-        self.api_key = api_key
-        self.concurrency = concurrency
-        self.max_retries = max_retries
-        self.timeout = timeout
         self._send_n = True
         self._limit_field = "max_completion_tokens"
-        self._semaphores: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
-            weakref.WeakKeyDictionary()
-        )
+
+    @property
+    def base_url(self) -> str:
+        return self.endpoint.base_url
 
     @property
     def url(self) -> str:
-        return f"{self.base_url}/chat/completions"
-
-    def _client(self) -> openai.AsyncOpenAI:
-        import openai
-
-        return openai.AsyncOpenAI(
-            base_url=self.base_url,
-            api_key=self.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
-            timeout=self.timeout,
-            max_retries=self.max_retries,
-        )
-
-    def _semaphore(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        if loop not in self._semaphores:
-            self._semaphores[loop] = asyncio.Semaphore(self.concurrency)
-        return self._semaphores[loop]
+        return f"{self.endpoint.base_url}/chat/completions"
 
     async def sample(
         self, conversations: Sequence[Conversation], *, n: int = 1, options: GenerationOptions
@@ -114,14 +92,12 @@ class RemoteBackend:
             raise InvalidRequestError(f"n must be >= 1, got {n}", param="n")
         if not conversations:
             return []
-        async with self._client() as client:
-            try:
-                async with asyncio.TaskGroup() as group:
-                    tasks = [
-                        group.create_task(self._sample_one(client, c, n, options)) for c in conversations
-                    ]
-            except BaseExceptionGroup as failures:  # the first failure; the others were cancelled
-                raise failures.exceptions[0] from None
+        client = (await self.endpoint.session()).client
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(self._sample_one(client, c, n, options)) for c in conversations]
+        except BaseExceptionGroup as failures:  # the first failure; the others were cancelled
+            raise failures.exceptions[0] from None
         return [task.result() for task in tasks]
 
     async def _sample_one(
@@ -183,7 +159,10 @@ class RemoteBackend:
         """One chat-completions request; status errors other than a limit-field rejection propagate."""
         import openai
 
-        params: dict[str, Any] = {"temperature": options.temperature, "top_p": options.top_p}
+        params: dict[str, Any] = {}
+        for name in ("temperature", "top_p", "reasoning_effort"):
+            if getattr(options, name) is not None:
+                params[name] = getattr(options, name)
         if n > 1:
             params["n"] = n
         if seed is not None:
@@ -200,15 +179,16 @@ class RemoteBackend:
         for name in ("frequency_penalty", "presence_penalty"):
             if getattr(options, name):
                 params[name] = getattr(options, name)
-        async with self._semaphore():
+        async with (await self.endpoint.session()).limit:
             while True:
                 field = self._limit_field
+                limit = {} if options.max_tokens is None else {field: options.max_tokens}
                 try:
                     response = await client.chat.completions.create(
                         model=self.model,
                         messages=messages,  # type: ignore[arg-type]
                         **params,
-                        **{field: options.max_tokens},
+                        **limit,
                     )
                     break
                 except openai.APIStatusError as exc:
@@ -225,33 +205,12 @@ class RemoteBackend:
         return _completions(response)
 
     def _unavailable(self, exc: openai.OpenAIError) -> BackendUnavailable:
-        import openai
-
-        where = f"{self.url} (model {self.model!r})"
-        if isinstance(exc, openai.APIStatusError):
-            retried = exc.status_code in (408, 409, 429) or exc.status_code >= 500
-            return BackendUnavailable(
-                f"{where} answered HTTP {exc.status_code}{self._after(retried)}: {exc.message}",
-                code="remote_http_error",
-            )
-        if isinstance(exc, openai.APITimeoutError):
-            return BackendUnavailable(
-                f"{where} did not answer within {self.timeout:g} s{self._after(True)}", code="remote_timeout"
-            )
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ or exc
-            return BackendUnavailable(
-                f"cannot reach {where}{self._after(True)}: {cause}", code="remote_unreachable"
-            )
-        return BackendUnavailable(f"{where} failed: {type(exc).__name__}: {exc}", code="remote_error")
-
-    def _after(self, retried: bool) -> str:
-        if not retried or not self.max_retries:
-            return ""
-        return f" (after {self.max_retries} retr{'y' if self.max_retries == 1 else 'ies'})"
+        return self.endpoint.failure(exc, f"{self.url} (model {self.model!r})")
 
     def close(self) -> None:
-        """Nothing is held between calls (each :meth:`sample` closes its client)."""
+        """Close the endpoint's clients (unless the endpoint was given: its owner closes it)."""
+        if self._owns_endpoint:
+            self.endpoint.close()
 
 
 def _completions(response: Any) -> list[Completion]:
@@ -270,6 +229,7 @@ def _completions(response: Any) -> list[Completion]:
         for count, text, thought in zip(tokens, texts, thoughts, strict=True)
     ]
     reasoning = _share(reported, estimated if any(estimated) else tokens) if reported else estimated
+    cached = int(getattr(getattr(usage, "prompt_tokens_details", None), "cached_tokens", 0) or 0)
     return [
         Completion(
             text=text,
@@ -278,6 +238,9 @@ def _completions(response: Any) -> list[Completion]:
             finish_reason=str(choice.finish_reason or "stop"),
             reasoning_tokens=min(thought, count),
             tool_calls=_tool_calls(choice.message),
+            cached_tokens=cached,
+            refusal=getattr(choice.message, "refusal", None) or None,
+            model=response.model or None,
         )
         for choice, text, count, thought in zip(choices, texts, tokens, reasoning, strict=True)
     ]

@@ -23,7 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from openrft.errors import BackendUnavailable, InvalidRequestError
+from openrft.errors import BackendUnavailable
+from openrft.models._openai_client import OpenAIEndpoint
 
 if TYPE_CHECKING:
     import openai
@@ -42,7 +43,7 @@ class TokenCompletion:
 
 
 class VLLMServer:
-    """A vLLM (or ``openrft serve``) endpoint, driven with the official ``openai`` client.
+    """A vLLM (or ``openrft serve``) endpoint, called through an :class:`OpenAIEndpoint`.
 
     Args:
         base_url: the API root, e.g. ``http://gpu-box:8000/v1``.
@@ -54,28 +55,25 @@ class VLLMServer:
     def __init__(
         self, base_url: str, *, api_key: str | None = None, timeout: float = 600.0, max_retries: int = 3
     ):
-        if not base_url.startswith(("http://", "https://")):
-            raise InvalidRequestError(
-                f"server URL {base_url!r} must start with http:// or https://", param="rollout_base_url"
-            )
-        self.base_url = base_url.rstrip("/")
-        self.api_key = api_key
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self._client: openai.OpenAI | None = None
+        self.endpoint = OpenAIEndpoint(
+            base_url, api_key=api_key, timeout=timeout, max_retries=max_retries, param="rollout_base_url"
+        )
+
+    @property
+    def base_url(self) -> str:
+        return self.endpoint.base_url
+
+    @property
+    def api_key(self) -> str | None:
+        return self.endpoint.api_key
+
+    @property
+    def timeout(self) -> float:
+        return self.endpoint.timeout
 
     @property
     def client(self) -> openai.OpenAI:
-        if self._client is None:
-            import openai
-
-            self._client = openai.OpenAI(
-                base_url=self.base_url,
-                api_key=self.api_key or os.environ.get("OPENAI_API_KEY") or "not-needed",
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-            )
-        return self._client
+        return self.endpoint.client()
 
     def _post(self, path: str, body: dict[str, Any]) -> None:
         import httpx
@@ -83,12 +81,8 @@ class VLLMServer:
 
         try:
             self.client.post(path, body=body, cast_to=httpx.Response)
-        except openai.APIStatusError as exc:
-            raise BackendUnavailable(
-                f"{self.base_url}{path} answered HTTP {exc.status_code}: {_message(exc)}"
-            ) from None
-        except openai.APIConnectionError as exc:
-            raise BackendUnavailable(f"{self.base_url}{path} cannot be reached: {exc}") from None
+        except openai.OpenAIError as exc:
+            raise self.endpoint.failure(exc, f"{self.base_url}{path}") from None
 
     def load_adapter(self, name: str, path: str | os.PathLike[str]) -> None:
         """Load the LoRA adapter folder ``path`` on the server under ``name``."""
@@ -104,8 +98,8 @@ class VLLMServer:
 
         try:
             return [model.id for model in self.client.models.list()]
-        except openai.APIError as exc:
-            raise BackendUnavailable(f"{self.base_url}/models failed: {exc}") from None
+        except openai.OpenAIError as exc:
+            raise self.endpoint.failure(exc, f"{self.base_url}/models") from None
 
     def complete_tokens(
         self,
@@ -138,13 +132,8 @@ class VLLMServer:
                 logprobs=0 if logprobs else None,
                 extra_body=extra,
             )
-        except openai.APIStatusError as exc:
-            raise BackendUnavailable(
-                f"{self.base_url}/completions (model {model!r}) answered HTTP {exc.status_code}: "
-                f"{_message(exc)}"
-            ) from None
-        except openai.APIConnectionError as exc:
-            raise BackendUnavailable(f"{self.base_url}/completions cannot be reached: {exc}") from None
+        except openai.OpenAIError as exc:
+            raise self.endpoint.failure(exc, f"{self.base_url}/completions (model {model!r})") from None
         out: list[list[TokenCompletion]] = [[] for _ in prompts]
         for choice in sorted(response.choices, key=lambda c: c.index):
             token_ids = (choice.model_extra or {}).get("token_ids")
@@ -170,19 +159,4 @@ class VLLMServer:
         return out
 
     def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-
-
-def _message(exc: Any) -> str:
-    """The error text of a failed response: OpenAI's envelope, vLLM's, or the raw body."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error", body)
-        if isinstance(inner, dict) and inner.get("message"):
-            return str(inner["message"])
-        if body.get("message"):
-            return str(body["message"])
-    text = getattr(getattr(exc, "response", None), "text", "") or str(exc)
-    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        self.endpoint.close()
