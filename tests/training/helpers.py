@@ -45,7 +45,8 @@ def make_config(
     defaults: dict[str, Any] = dict(
         lora=False,
         batch_size=4,
-        compute_multiplier=1.0,  # 8 completions per prompt
+        compute_multiplier=2.0,  # 8 completions per prompt (the CPU's group is 4)
+        temperature=1.0,
         learning_rate_multiplier=300,  # 3e-3 on the tiny model (cpu-feasibility §3)
         max_completion_length=16,
         n_epochs=20,

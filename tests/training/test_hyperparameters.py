@@ -7,18 +7,21 @@ import pytest
 from openrft.errors import InvalidRequestError
 from openrft.training import Hyperparameters, parse_hyperparameters, parse_overrides, resolve
 from openrft.training._alarms import check_alarms
+from openrft.training._hyper import completion_length, reference_texts
 
 
 def test_auto_hyperparameters_follow_the_documented_rules():
-    hp = resolve(Hyperparameters(), 300, "smollm2-135m-instruct")
-    assert (hp.n_epochs, hp.batch_size, hp.num_generations, hp.eval_samples) == (1, 8, 8, 2)
+    hp = resolve(Hyperparameters(), 300, "smollm2-135m-instruct")  # on the CPU
+    assert (hp.n_epochs, hp.batch_size, hp.num_generations, hp.eval_samples) == (1, 4, 4, 2)
     assert (hp.steps_per_epoch, hp.total_steps, hp.eval_interval, hp.max_completion_length) == (
-        37,
-        37,
-        7,
+        75,
+        75,
+        15,
         128,
     )
-    assert hp.learning_rate == pytest.approx(2e-4)
+    assert hp.learning_rate == pytest.approx(6e-4) and hp.temperature == 0.7
+    gpu = resolve(Hyperparameters(), 300, "smollm2-135m-instruct", gpu=True)
+    assert (gpu.batch_size, gpu.num_generations, gpu.steps_per_epoch, gpu.temperature) == (8, 8, 37, 1.0)
     small = resolve(Hyperparameters(lora=False, learning_rate_multiplier=2, reasoning_effort="low"), 40)
     assert (small.n_epochs, small.batch_size, small.max_completion_length) == (3, 2, 64)
     assert small.learning_rate == pytest.approx(2e-5)
@@ -28,6 +31,33 @@ def test_auto_hyperparameters_follow_the_documented_rules():
         resolve(Hyperparameters(reasoning_effort="high", max_completion_length=20), 8).max_completion_length
         == 20
     )
+    assert resolve(Hyperparameters(temperature=1.2), 8).temperature == 1.2
+
+
+def test_the_completion_length_comes_from_the_references():
+    # 1.5 × the 95th-percentile reference length + 16, rounded up to 16, within [32, 512]
+    assert completion_length([41] * 20) == 80  # a five-field JSON answer
+    assert completion_length([1, 1, 2]) == 32  # a number
+    assert completion_length([10] * 19 + [1000]) == 32  # one outlier is above the 95th percentile
+    assert completion_length([400] * 5) == 512
+    assert completion_length([]) is None
+    hp = Hyperparameters()
+    assert resolve(hp, 100, reference_tokens=[41] * 100).max_completion_length == 80
+    assert (
+        resolve(
+            hp.model_copy(update={"reasoning_effort": "medium"}), 100, reference_tokens=[41]
+        ).max_completion_length
+        == 128
+    )
+    assert resolve(hp, 100).max_completion_length == 128  # no references
+
+
+def test_reference_texts_read_reference_answer_or_the_graders_reference_fields():
+    check = {"type": "string_check", "input": "{{sample.output_text}}", "reference": "{{ item.answer }}"}
+    items = [{"reference_answer": {"age": 90, "hr": 98}}, {"answer": "Paris"}, {"other": 1}]
+    assert reference_texts(items, check) == ['{"age":90,"hr":98}', "Paris"]
+    multi = {"type": "multi", "graders": {"a": check}, "calculate_output": "a"}
+    assert reference_texts([{"answer": 3}], multi) == ["3"]
 
 
 def test_set_values_parse_as_json_and_bad_ones_name_the_field():

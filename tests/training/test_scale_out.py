@@ -17,7 +17,7 @@ def test_two_processes_train_one_job_through_accelerate(tmp_path, tiny_model_dir
 
     grader = tmp_path / "grader.json"
     grader.write_text(json.dumps(A_SHARE))
-    sets = ("max_steps=2", "lora=false", "batch_size=2", "compute_multiplier=0.5", "max_completion_length=8")
+    sets = ("max_steps=2", "lora=false", "batch_size=2", "compute_multiplier=1", "max_completion_length=8")
     out = tmp_path / "job"
     run = openrft(
         *("train", "--model", str(tiny_model_dir), "--grader", str(grader), "--out", str(out)),

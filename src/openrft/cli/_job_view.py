@@ -70,7 +70,7 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
     return [
         f"plan: {hp['total_steps']} steps ({hp['n_epochs']} epochs × {hp['steps_per_epoch']} steps{capped}) "
         f"on {plan['prompts']} prompts, {group} a step",
-        f"  learning rate {hp['learning_rate']:g} ({weights}), temperature {asked['temperature']:g}, "
+        f"  learning rate {hp['learning_rate']:g} ({weights}), temperature {hp['temperature']:g}, "
         f"completions up to {hp['max_completion_length']} tokens, loss {asked['loss_type']}",
         f"  validation every {hp['eval_interval']} steps, {hp['eval_samples']} answers per item",
     ]

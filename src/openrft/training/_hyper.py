@@ -3,12 +3,24 @@
 | OpenAI name | GRPO meaning | ``"auto"`` rule (n = training rows) |
 |---|---|---|
 | ``n_epochs`` | passes over the training set | 3 if n < 50, 2 if n < 200, else 1 |
-| ``batch_size`` | prompts per optimizer step | clamp(n // 32, 2, 8) |
+| ``batch_size`` | prompts per optimizer step | GPU: clamp(n // 32, 2, 8); CPU: clamp(n // 16, 2, 4) |
 | ``learning_rate_multiplier`` | × the model's base rate (:data:`BASE_LEARNING_RATES`) | 1.0 |
-| ``compute_multiplier`` | × 8 completions per prompt (the GRPO group), clamped to [2, 64] | 1.0 |
+| ``compute_multiplier`` | × the GRPO group (GPU 8, CPU 4 completions), within [2, 64] | 1.0 |
 | ``eval_interval`` | steps between validations (and checkpoints) | max(1, total steps // 5) |
 | ``eval_samples`` | answers per validation item | 2 |
-| ``reasoning_effort`` | completion budget: low 64, medium 128, high 256 tokens | medium |
+| ``reasoning_effort`` | completion budget: low 64, medium 128, high 256 tokens | ``default``: see below |
+| ``temperature`` (local) | rollout sampling temperature | GPU 1.0; CPU 0.7 |
+
+**Completion length.** With ``reasoning_effort`` left at ``default`` and no
+``max_completion_length``, the budget comes from the task's reference answers: 1.5 × the
+95th-percentile reference length in the policy's tokens, plus 16, rounded up to a multiple of
+16, within [32, 512]; a task without references gets 128. A JSON answer of 41 tokens gets 80, a
+one-number answer 32: room to answer, no room to ramble.
+
+**Why the CPU differs** (``benchmarks/learning.py``, docs/training.md): a small model on two
+cores learns from fewer, cooler samples: 4 prompts × 4 completions at temperature 0.7 learned
+the demo's task in 12 steps, where 8 completions at 1.0 cost twice the time and sampled
+mostly-wrong groups; 6 prompts × 8 completions × 128 tokens ran a 24 GB machine out of memory.
 
 docs/training.md says the same for users; a test holds both to these rules.
 """
@@ -16,6 +28,9 @@ docs/training.md says the same for users; a test holds both to these rules.
 from __future__ import annotations
 
 import json
+import math
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -25,10 +40,12 @@ from openrft.errors import InvalidRequestError
 
 Auto = Literal["auto"]
 COMPLETION_BUDGET = {"low": 64, "medium": 128, "high": 256}
-GROUP_SIZE = 8
+GROUP_SIZE = {"gpu": 8, "cpu": 4}
+TEMPERATURE = {"gpu": 1.0, "cpu": 0.7}
 BASE_LEARNING_RATES: dict[str, dict[str, float]] = {
-    # Measured to learn within 30 GRPO steps on this project's CPU (cpu-feasibility §2a).
-    "smollm2-135m-instruct": {"lora": 2e-4, "full": 1e-5},
+    # LoRA: 6e-4 learned the demo's task in 12 steps on the CPU (2e-4, cpu-feasibility §2a's rate
+    # for a format reward, needed over 24); full fine-tuning: cpu-feasibility §2a.
+    "smollm2-135m-instruct": {"lora": 6e-4, "full": 1e-5},
 }
 DEFAULT_BASE_LEARNING_RATE = {"lora": 2e-4, "full": 1e-5}
 """For models without a measured entry: SmolLM2's rates (LoRA runs want ~10-20× full fine-tuning's)."""
@@ -45,7 +62,8 @@ class Hyperparameters(BaseModel):
     compute_multiplier: Annotated[float, Field(gt=0, le=10)] | Auto = "auto"
     eval_interval: Annotated[int, Field(ge=1)] | Auto = "auto"
     eval_samples: Annotated[int, Field(ge=1)] | Auto = "auto"
-    reasoning_effort: Literal["low", "medium", "high", "default"] = "medium"
+    reasoning_effort: Literal["low", "medium", "high", "default"] = "default"
+    """``low``/``medium``/``high``: a 64/128/256-token budget; ``default``: from the references."""
     # --- local extras ---
     lora: bool = True
     lora_rank: int = Field(default=16, ge=1)
@@ -54,7 +72,8 @@ class Hyperparameters(BaseModel):
     loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "dapo"
     beta: float = Field(default=0.0, ge=0.0)
     """KL penalty against the base model (0 = no reference model, TRL's default)."""
-    temperature: float = Field(default=1.0, gt=0.0)
+    temperature: Annotated[float, Field(gt=0.0)] | Auto = "auto"
+    """Rollout sampling temperature (``auto``: 1.0 on a GPU, 0.7 on the CPU)."""
     seed: int = Field(default=42, ge=0)
     max_steps: int | None = Field(default=None, ge=1)
     """Stop after this many steps whatever the epochs say (demos and tests)."""
@@ -78,6 +97,7 @@ class Resolved:
     max_completion_length: int
     total_steps: int
     steps_per_epoch: int
+    temperature: float = 1.0
 
 
 def base_learning_rate(model: str | None, lora: bool) -> float:
@@ -86,20 +106,50 @@ def base_learning_rate(model: str | None, lora: bool) -> float:
     return rates["lora" if lora else "full"]
 
 
-def resolve(hp: Hyperparameters, n_train: int, model: str | None = None) -> Resolved:
-    """Apply the module's rules for a training set of ``n_train`` rows."""
+def completion_length(reference_tokens: Sequence[int]) -> int | None:
+    """The budget the task's references call for (see the module docstring), or None without any."""
+    if not reference_tokens:
+        return None
+    lengths = sorted(reference_tokens)
+    p95 = lengths[min(len(lengths) - 1, math.ceil(0.95 * len(lengths)) - 1)]
+    budget = math.ceil((1.5 * p95 + 16) / 16) * 16
+    return max(32, min(512, budget))
+
+
+def resolve(
+    hp: Hyperparameters,
+    n_train: int,
+    model: str | None = None,
+    *,
+    reference_tokens: Sequence[int] = (),
+    gpu: bool = False,
+) -> Resolved:
+    """Apply the module's rules for a training set of ``n_train`` rows.
+
+    ``reference_tokens`` are the lengths of the rows' reference answers in the policy's tokens
+    (:func:`reference_texts`); ``gpu`` whether the job trains on a GPU.
+    """
+    device = "gpu" if gpu else "cpu"
     n_epochs = hp.n_epochs if hp.n_epochs != "auto" else 3 if n_train < 50 else 2 if n_train < 200 else 1
-    batch = hp.batch_size if hp.batch_size != "auto" else min(8, max(2, n_train // 32))
+    if hp.batch_size != "auto":
+        batch = hp.batch_size
+    else:
+        batch = min(8, max(2, n_train // 32)) if gpu else min(4, max(2, n_train // 16))
     batch = max(1, min(batch, n_train))
     multiplier = 1.0 if hp.learning_rate_multiplier == "auto" else float(hp.learning_rate_multiplier)
     compute = 1.0 if hp.compute_multiplier == "auto" else float(hp.compute_multiplier)
-    generations = min(64, max(2, round(GROUP_SIZE * compute)))
+    generations = min(64, max(2, round(GROUP_SIZE[device] * compute)))
     steps_per_epoch = max(1, n_train // batch)  # TRL's sampler drops a last partial batch
     total = steps_per_epoch * n_epochs
     if hp.max_steps is not None:
         total = min(total, hp.max_steps)
     interval = hp.eval_interval if hp.eval_interval != "auto" else max(1, total // 5)
-    effort = "medium" if hp.reasoning_effort == "default" else hp.reasoning_effort
+    if hp.max_completion_length is not None:
+        length = hp.max_completion_length
+    elif hp.reasoning_effort != "default":
+        length = COMPLETION_BUDGET[hp.reasoning_effort]
+    else:
+        length = completion_length(reference_tokens) or COMPLETION_BUDGET["medium"]
     return Resolved(
         n_epochs=n_epochs,
         batch_size=batch,
@@ -108,10 +158,38 @@ def resolve(hp: Hyperparameters, n_train: int, model: str | None = None) -> Reso
         num_generations=generations,
         eval_interval=min(interval, total),
         eval_samples=hp.eval_samples if hp.eval_samples != "auto" else 2,
-        max_completion_length=hp.max_completion_length or COMPLETION_BUDGET[effort],
+        max_completion_length=length,
         total_steps=total,
         steps_per_epoch=steps_per_epoch,
+        temperature=TEMPERATURE[device] if hp.temperature == "auto" else float(hp.temperature),
     )
+
+
+_ITEM_FIELD = re.compile(r"\{\{\s*item\.([A-Za-z_][\w]*)\s*\}\}")
+
+
+def reference_texts(items: Sequence[Mapping[str, Any]], grader: Mapping[str, Any]) -> list[str]:
+    """Each row's reference answer as text: ``item.reference_answer``, else the item fields the
+    grader's ``reference`` templates name (``{{item.answer}}``). Objects count as compact JSON."""
+    fields: list[str] = []
+    pending: list[Any] = [grader]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, Mapping):
+            reference = node.get("reference")
+            if isinstance(reference, str):
+                fields += _ITEM_FIELD.findall(reference)
+            pending += list(node.values())
+        elif isinstance(node, list):
+            pending += node
+    texts = []
+    for item in items:
+        for name in ["reference_answer", *fields]:
+            if name in item and item[name] is not None:
+                value = item[name]
+                texts.append(value if isinstance(value, str) else json.dumps(value, separators=(",", ":")))
+                break
+    return texts
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from openrft.training._config import TrainConfig, TrainResult
 from openrft.training._control import JobControl
 from openrft.training._events import EventLog, OnEvent
 from openrft.training._folder import JobFolder
-from openrft.training._hyper import Hyperparameters, Resolved, resolve
+from openrft.training._hyper import Hyperparameters, Resolved, reference_texts, resolve
 from openrft.training._reward import ITEM_COLUMN, TOOLS_COLUMN, GraderReward
 
 
@@ -113,6 +113,29 @@ def _load_policy(name: str, settings: Settings) -> tuple[Any, Any]:
     return model, tokenizer
 
 
+def _on_gpu() -> bool:
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def _reference_tokens(config: TrainConfig, rows: Sequence[Any], settings: Settings) -> list[int]:
+    """The training rows' reference answers in the policy's tokens, when the completion length is
+    left to them (``reasoning_effort`` ``default``, no ``max_completion_length``)."""
+    hp = config.hyperparameters
+    if hp.max_completion_length is not None or hp.reasoning_effort != "default":
+        return []
+    texts = reference_texts([r.item for r in rows], config.grader)
+    if not texts:
+        return []
+    from transformers import AutoTokenizer
+
+    from openrft.models import resolve_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(config.model, settings.cache_dir))
+    return [len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts]
+
+
 def _check_shapes(hp: Resolved, world: int) -> None:
     completions = hp.batch_size * hp.num_generations
     if completions % world:
@@ -140,7 +163,7 @@ def _grpo_config(hp: Resolved, user: Hyperparameters, out: Path, world: int) -> 
         lr_scheduler_type="constant",
         loss_type=user.loss_type,
         beta=user.beta,
-        temperature=user.temperature,
+        temperature=hp.temperature,
         max_steps=hp.total_steps,
         num_train_epochs=hp.n_epochs,
         seed=user.seed,
@@ -164,7 +187,7 @@ def _peft_config(user: Hyperparameters) -> Any:
 
 def _options(config: TrainConfig, hp: Resolved) -> GenerationOptions:
     options = GenerationOptions(
-        temperature=config.hyperparameters.temperature,
+        temperature=hp.temperature,
         max_tokens=hp.max_completion_length,
         seed=config.hyperparameters.seed,
         response_format=config.response_format,
@@ -356,7 +379,7 @@ def _server_rollouts(
         prefix=prefix,
         policy_dir=events.folder.policy_dir.resolve(),
         tokenizer=tokenizer,
-        temperature=config.hyperparameters.temperature,
+        temperature=hp.temperature,
         top_p=1.0,
         max_tokens=hp.max_completion_length,
         seed=config.hyperparameters.seed,
@@ -395,7 +418,13 @@ def run_training(
     valid_rows = _load_rows(Path(config.valid_file), "valid") if config.valid_file else []
     if not train_rows:
         raise InvalidRequestError("the training file has no rows", param="training_file")
-    hp = resolve(config.hyperparameters, len(train_rows), config.model)
+    hp = resolve(
+        config.hyperparameters,
+        len(train_rows),
+        config.model,
+        reference_tokens=_reference_tokens(config, train_rows, settings),
+        gpu=_on_gpu(),
+    )
     _check_shapes(hp, world)
     options = _options(config, hp)
     resume_step, resume_from = folder.resume_point(clean=events.writer) or (0, None)

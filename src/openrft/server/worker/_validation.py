@@ -35,8 +35,8 @@ def record_validation(store: Store, job: JobRow, step: int, model: str) -> str |
         if _step_of(run) == step:
             store.delete(EvalRunRow, run.id)
     rows = load_rft_jsonl(Path(store.files.path(job.validation_file)), "valid").rows
-    hyper = (job.method.get("reinforcement") or {}).get("hyperparameters") or {}
-    options = GenerationOptions(temperature=float(hyper.get("temperature", 1.0)))
+    resolved = JobFolder(store.job_dir(job.id)).hyperparameters() or {}
+    options = GenerationOptions(temperature=float(resolved.get("temperature", 1.0)))
     criteria = criteria_of(ev.testing_criteria)
     graded = [
         graded_answer(r, rows[r.item_index].item, rows[r.item_index].messages, criteria, model, options)
