@@ -50,7 +50,7 @@ async def test_exception_is_a_runtime_error_with_the_traceback(rt):
     details = errors.python_grader_runtime_error_details or ""
     assert "ZeroDivisionError: division by zero" in details
     assert 'File "grader.py", line 3, in grade' in details and "return x / 0" in details
-    assert "_sandbox_worker" not in details and "<string>" not in details  # no worker frames
+    assert "_worker.py" not in details and "<string>" not in details  # no worker frames
 
 
 HUGE = "1" + "0" * 27 + "..." + "0" * 29

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 import openrft
-from openrft.graders import _sandbox_process
-from openrft.graders._sandbox import PythonGraderPool, SandboxResult
-from openrft.graders._sandbox_spawn import processes_of_uid
+from openrft.graders.sandbox import PythonGraderPool, SandboxResult
+from openrft.graders.sandbox import _process as sandbox_process
+from openrft.graders.sandbox._spawn import processes_of_uid
 from tests.services import require
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs("root")]
@@ -266,7 +266,7 @@ async def test_idle_workers_are_given_back_and_restarted_on_demand():
 
 
 def test_without_bubblewrap_the_fallback_is_chosen_and_logged(monkeypatch, caplog):
-    monkeypatch.setattr(_sandbox_process.shutil, "which", lambda name: None)
+    monkeypatch.setattr(sandbox_process.shutil, "which", lambda name: None)
     with caplog.at_level(logging.WARNING, logger="openrft.graders.sandbox"):
-        assert _sandbox_process._probe() == "fallback"
+        assert sandbox_process._probe() == "fallback"
     assert "bubblewrap is unavailable (bwrap is not installed)" in caplog.text

@@ -22,7 +22,7 @@ import pytest
 
 from openrft.config import Settings
 from openrft.graders import GraderRuntime, grade_batch_async
-from openrft.graders._sandbox_spawn import UID_BASE, UID_SPAN
+from openrft.graders.sandbox._spawn import UID_BASE, UID_SPAN
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs("root", "bwrap")]
 
@@ -199,7 +199,7 @@ async def test_a_waiting_project_is_served_before_a_flooding_one_takes_more():
 TAKE_UIDS = """
 import json, random, sys, time
 random.seed(0)  # two processes that drew the same random start (as today's allocator used)
-from openrft.graders._sandbox_spawn import uids
+from openrft.graders.sandbox._spawn import uids
 taken = [uids.take() for _ in range(20)]
 print(json.dumps(taken), flush=True)
 sys.stdin.read()  # hold them until the parent is done
@@ -223,8 +223,7 @@ def test_two_processes_never_get_the_same_sandbox_uid():
 
 
 async def test_an_idle_worker_is_evicted_when_the_budget_needs_its_room():
-    from openrft.graders._sandbox import PythonGraderPool
-    from openrft.graders._sandbox_budget import SandboxBudget
+    from openrft.graders.sandbox import PythonGraderPool, SandboxBudget
 
     budget = SandboxBudget(max_workers=1, max_memory_mb=4096)
     first = PythonGraderPool("def grade(s, i):\n    return 1.0\n", workers=1, idle_seconds=300, budget=budget)

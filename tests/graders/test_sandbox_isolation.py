@@ -131,7 +131,7 @@ def grade(sample, item):
 
 
 async def test_a_chunk_never_mixes_two_requests():
-    from openrft.graders._sandbox import PythonGraderPool
+    from openrft.graders.sandbox import PythonGraderPool
 
     with PythonGraderPool(NONCE_READER, workers=1, timeout=10) as pool:
         first, second = pool.submit([({}, {})] * 8), pool.submit([({}, {})] * 8)

@@ -30,9 +30,8 @@ from openrft.errors import BackendUnavailable, GraderValidationError
 from openrft.graders._results import Grade, RunGraderResponse, to_response
 from openrft.graders._runtime import GraderRuntime
 from openrft.graders._sample import Sample, coerce_sample
-from openrft.graders._sandbox import SERVER_ERRORS, PythonGraderPool, SandboxResult, WorkerFailure
-from openrft.graders._sandbox_budget import make_budget
 from openrft.graders._schema import MAX_PYTHON_SOURCE_BYTES, PythonGrader
+from openrft.graders.sandbox import SERVER_ERRORS, PythonGraderPool, SandboxResult, WorkerFailure, make_budget
 
 OnResult = Callable[[int, RunGraderResponse], None]
 MAX_POOLS = 256

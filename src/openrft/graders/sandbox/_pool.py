@@ -25,7 +25,7 @@ Covered, in the ``bwrap`` mode (bubblewrap available; the default on Debian):
   owns no process (zombies included);
 - **resources**: rlimits (address space ``memory_mb``, lifetime CPU, file size, 256 fds,
   64 tasks per uid, no core files), a ``disk_mb`` tmpfs /tmp, read-only / and /dev; and one
-  budget for the whole process (:mod:`._sandbox_budget`): at most so many live workers, whose
+  budget for the whole process (:mod:`._budget`): at most so many live workers, whose
   ``memory_mb + disk_mb`` sum stays under a cap, idle ones evicted, projects served fairly;
 - **time**: a soft SIGALRM timeout in the worker and a hard wall-clock kill in the parent
   (``timeout`` + a grace), after which the worker is killed, reaped and replaced;
@@ -64,10 +64,10 @@ from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
-from openrft.graders._sandbox_budget import SandboxBudget, default_budget
-from openrft.graders._sandbox_process import SERVER_ERRORS, SandboxResult, WorkerFailure, isolation_mode
-from openrft.graders._sandbox_slot import Batch, Item, Slot
-from openrft.graders._sandbox_spawn import WorkerSpec
+from openrft.graders.sandbox._budget import SandboxBudget, default_budget
+from openrft.graders.sandbox._process import SERVER_ERRORS, SandboxResult, WorkerFailure, isolation_mode
+from openrft.graders.sandbox._slot import Batch, Item, Slot
+from openrft.graders.sandbox._spawn import WorkerSpec
 
 __all__ = ["SERVER_ERRORS", "PythonGraderPool", "SandboxResult", "WorkerFailure"]
 

@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from openrft.graders._sandbox_spawn import (
+from openrft.graders.sandbox._spawn import (
     WorkerSpec,
     bwrap_command,
     fallback_command,

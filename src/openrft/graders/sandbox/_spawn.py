@@ -245,7 +245,7 @@ def kill_uid(uid: int, spare: int | None = None) -> int:
 
 @cache
 def worker_source() -> str:
-    return Path(__file__).with_name("_sandbox_worker.py").read_text()
+    return Path(__file__).with_name("_worker.py").read_text()
 
 
 def _limits(spec: WorkerSpec, own_uid: bool) -> dict[str, int]:

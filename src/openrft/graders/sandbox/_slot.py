@@ -16,8 +16,8 @@ import threading
 from collections import deque
 from typing import Any
 
-from openrft.graders._sandbox_budget import BudgetError, Lease
-from openrft.graders._sandbox_process import (
+from openrft.graders.sandbox._budget import BudgetError, Lease
+from openrft.graders.sandbox._process import (
     DETAIL_CAP,
     SERVER_ERRORS,
     SandboxResult,
@@ -26,7 +26,7 @@ from openrft.graders._sandbox_process import (
     parse_reply,
     text_field,
 )
-from openrft.graders._sandbox_spawn import log, uids
+from openrft.graders.sandbox._spawn import log, uids
 
 
 class Batch:
@@ -54,7 +54,7 @@ class Slot:
 
     def __init__(self, pool: Any, index: int):
         self.pool = pool
-        """The :class:`~openrft.graders._sandbox.PythonGraderPool` it serves (which imports this module)."""
+        """The :class:`~openrft.graders.sandbox.PythonGraderPool` it serves (which imports this module)."""
         self.index = index
         self.worker: Worker | None = None
         self.starting: Worker | None = None
