@@ -134,6 +134,9 @@ def test_pause_checkpoints_and_a_resumed_job_ends_like_an_uninterrupted_one(
     assert len(metrics(config.out_dir)) == 5
     assert run_training(config).status == "succeeded"
     _assert_same_job(config.out_dir, reference)
+    # the checkpoint of the pause stays, as OpenAI keeps it usable; the reference job has none at 5
+    assert 5 in checkpoints(config.out_dir / "checkpoints")
+    assert 5 not in checkpoints(reference / "checkpoints")
 
 
 def test_cancel_stops_after_the_step_without_a_checkpoint(tmp_path, tiny_model_dir):

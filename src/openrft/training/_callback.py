@@ -173,6 +173,7 @@ class JobCallback(TrainerCallback):
                     step,
                     valid=valid.reward_mean if valid else None,
                     train=sum(grades.rewards) / max(1, len(grades.rewards)),
+                    paused=pause and not cancel,
                 )
             control.should_save = True
         if pause or cancel:

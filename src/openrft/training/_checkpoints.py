@@ -125,9 +125,12 @@ def read_scores(folder: Path) -> dict[int, dict[str, Any]]:
     return {int(k): v for k, v in json.loads(path.read_text()).items()}
 
 
-def record_score(folder: Path, step: int, *, valid: float | None, train: float) -> None:
+def record_score(folder: Path, step: int, *, valid: float | None, train: float, paused: bool = False) -> None:
+    """The scores of the checkpoint at ``step``; ``paused``: taken at a pause, so kept for good."""
     scores = read_scores(folder)
     scores[step] = {"valid_reward_mean": valid, "train_reward_mean": train}
+    if paused:
+        scores[step]["paused"] = True
     folder.mkdir(parents=True, exist_ok=True)
     write_atomic(folder / "scores.json", json.dumps({str(k): v for k, v in sorted(scores.items())}, indent=1))
 
@@ -138,9 +141,15 @@ def _ranked(scores: dict[int, dict[str, Any]], present: set[int]) -> list[int]:
 
 
 def prune(folder: Path, *, latest: int) -> None:
-    """Keep the best ``KEEP_BEST`` checkpoints by valid reward, plus the latest."""
+    """Keep the best ``KEEP_BEST`` checkpoints by valid reward, the latest, and those of pauses.
+
+    A checkpoint taken at a pause was listed (and usable as a model) while the job was paused,
+    so it stays usable after the job resumes and finishes, as OpenAI keeps it.
+    """
     present = checkpoints(folder)
-    keep = set(_ranked(read_scores(folder), set(present))[:KEEP_BEST]) | {latest}
+    scores = read_scores(folder)
+    paused = {step for step in present if (scores.get(step) or {}).get("paused")}
+    keep = set(_ranked(scores, set(present))[:KEEP_BEST]) | {latest} | paused
     for step, path in present.items():
         if step not in keep:
             shutil.rmtree(path, ignore_errors=True)

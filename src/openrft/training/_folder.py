@@ -237,8 +237,8 @@ class JobFolder:
         present = self.checkpoints()
         return (max(present), present[max(present)]) if present else None
 
-    def record_score(self, step: int, *, valid: float | None, train: float) -> None:
-        _checkpoints.record_score(self.checkpoints_dir, step, valid=valid, train=train)
+    def record_score(self, step: int, *, valid: float | None, train: float, paused: bool = False) -> None:
+        _checkpoints.record_score(self.checkpoints_dir, step, valid=valid, train=train, paused=paused)
 
     def score(self, step: int) -> dict[str, Any]:
         """``valid_reward_mean`` and ``train_reward_mean`` of the checkpoint at ``step`` ({} if none)."""
