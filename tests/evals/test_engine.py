@@ -22,7 +22,7 @@ from openrft.evals import (
     run_eval,
     summarize,
 )
-from openrft.models import GenerationOptions, LocalBackend, LocalChatModel
+from openrft.models import Completion, GenerationOptions, LocalBackend, LocalChatModel
 
 
 @dataclass
@@ -289,3 +289,40 @@ async def test_a_real_eval_on_the_packaged_smollm2():
         assert r.scores["mentions"] == float(str(r.reference).lower() in r.output.lower())
     summary = result.summary()["models"][backend.name]
     assert summary["records"] == 6 and summary["readiness"]["runs_per_item"] == 2
+
+
+async def test_rows_with_their_own_tools_are_sampled_with_them():
+    """RFT rows may carry ``tools`` (a job validates on such rows): each distinct set goes with its rows."""
+    weather = [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    rows = [
+        Row(line=1, messages=[{"role": "user", "content": "a"}], item={"tools": weather}),
+        Row(line=2, messages=[{"role": "user", "content": "b"}], item={}),
+        Row(line=3, messages=[{"role": "user", "content": "c"}], item={"tools": weather}),
+    ]
+    seen: list[tuple[list[str], object]] = []
+
+    class Recording:
+        name = "recording"
+
+        async def sample(self, conversations, *, n=1, options):
+            seen.append(([c[-1]["content"] for c in conversations], options.tools))
+            return [[Completion(text="x", prompt_tokens=1, completion_tokens=1, finish_reason="stop")] * n
+                    for _ in conversations]  # fmt: skip
+
+        def close(self):
+            pass
+
+    [criterion] = make_criteria(
+        [
+            {
+                "type": "string_check",
+                "name": "c",
+                "input": "{{sample.output_text}}",
+                "reference": "x",
+                "operation": "eq",
+            }
+        ]
+    )
+    result = await run_eval(Recording(), rows, [criterion], batch_size=8)
+    assert sorted(seen, key=lambda s: s[0]) == [(["a", "c"], weather), (["b"], None)]
+    assert [r.item_index for r in result.records] == [0, 1, 2]

@@ -9,6 +9,7 @@ deterministic backend writes exactly the records an uninterrupted one would have
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
@@ -114,6 +115,24 @@ async def _grade(
     ]
 
 
+async def _sample_batch(
+    backend: SamplingBackend, batch: list[tuple[int, Row]], n_runs: int, options: GenerationOptions
+) -> dict[int, tuple[Row, list[Completion]]]:
+    """``n_runs`` answers for each row of ``batch``; rows that bring their own ``tools`` (RFT rows may)
+    are sampled with them, one request per distinct tool set, the others with ``options``'."""
+    groups: dict[str, list[tuple[int, Row]]] = {}
+    for index, row in batch:
+        tools = row.item.get("tools") if isinstance(getattr(row, "item", None), Mapping) else None
+        groups.setdefault(json.dumps(tools, sort_keys=True) if tools else "", []).append((index, row))
+    out: dict[int, tuple[Row, list[Completion]]] = {}
+    for key, members in groups.items():
+        given = replace(options, tools=json.loads(key)) if key else options
+        conversations = [prompt_messages(row.messages) for _, row in members]
+        completions = await backend.sample(conversations, n=n_runs, options=given)
+        out.update({i: (row, completions[k]) for k, (i, row) in enumerate(members)})
+    return out
+
+
 async def run_eval(
     backend: SamplingBackend,
     rows: Sequence[Row],
@@ -172,10 +191,8 @@ async def run_eval(
             if not missing:
                 continue
             seeded = options if options.seed is None else replace(options, seed=options.seed + batch_no)
-            conversations = [prompt_messages(row.messages) for _, row in batch]
-            completions = await backend.sample(conversations, n=n_runs, options=seeded)
+            by_index = await _sample_batch(backend, batch, n_runs, seeded)
             report("sampled", len(missing))
-            by_index = {i: (row, completions[k]) for k, (i, row) in enumerate(batch)}
             todo = [(i, r, by_index[i][0], by_index[i][1][r]) for i, r in missing]
             await collect()
             grading = asyncio.create_task(_grade(model, todo, criteria, runtime))
