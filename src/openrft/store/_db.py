@@ -16,9 +16,21 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, create_engine, event, inspect, select, text
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Result,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,7 +89,7 @@ class Database:
                 Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             self.engine = create_engine(self.url, connect_args={"check_same_thread": False})
             _sqlite_pragmas(self.engine)
-            writer = self.engine.execution_options(sqlite_immediate=True)
+            writer: Engine = self.engine.execution_options(sqlite_immediate=True)
         elif self.dialect == "postgresql":
             self.engine = create_engine(self.url, pool_pre_ping=True, pool_size=10, max_overflow=20)
             writer = self.engine
@@ -127,6 +139,15 @@ class Database:
         self.engine.dispose()
 
 
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE run through ``Session.execute`` matched.
+
+    SQLAlchemy's stubs type ``Session.execute`` as returning ``Result``, which has no
+    ``rowcount``; for those statements the object is a ``CursorResult``, which has it.
+    """
+    return cast("CursorResult[Any]", result).rowcount
+
+
 def recorded_version(connection: Connection) -> int:
     """The schema version a database is at; 0 for an empty one."""
     if not inspect(connection).has_table(Meta.__tablename__):
@@ -137,8 +158,7 @@ def recorded_version(connection: Connection) -> int:
 
 def stamp_version(connection: Connection, version: int) -> None:
     """Record that the database is at schema ``version``."""
-    table = Meta.__table__
     if connection.execute(select(Meta.value).where(Meta.key == "schema_version")).first() is None:
-        connection.execute(table.insert().values(key="schema_version", value=str(version)))
+        connection.execute(insert(Meta).values(key="schema_version", value=str(version)))
     else:
-        connection.execute(table.update().where(table.c.key == "schema_version").values(value=str(version)))
+        connection.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(version)))

@@ -28,8 +28,9 @@ _PROJECT = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _DUMMY_SALT = bytes(16)
 
 
-def check_project_name(name: str) -> str:
-    """A project name: 1-64 letters, digits, ``_ . -``, starting with a letter or digit."""
+def check_project_name(name: object) -> str:
+    """``name`` if it is a project name (1-64 letters, digits, ``_ . -``, starting with a letter or
+    digit), else :class:`InvalidRequestError`; any value may be passed."""
     if not isinstance(name, str) or not _PROJECT.fullmatch(name):
         raise InvalidRequestError(
             f"project {str(name)[:80]!r}: use 1-64 letters, digits, '_', '.' or '-', starting with "

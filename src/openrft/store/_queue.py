@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import or_, select, update
 
-from openrft.store._db import Database
+from openrft.store._db import Database, rowcount
 from openrft.store._status import QueueStatuses
 from openrft.store._tables import EvalRunRow, JobRow
 
@@ -83,7 +83,7 @@ class WorkQueue:
                         attempts=t.attempts + 1,
                     )
                 )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
+                if rowcount(result) == 1:
                     return ident
         return None
 
@@ -96,7 +96,7 @@ class WorkQueue:
                 .where(t.id == ident, t.worker_id == worker_id)
                 .values(lease_expires_at=time.time() + lease_seconds)
             )
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if rowcount(result) != 1:
                 return None
             row = session.execute(select(t.status, t.control).where(t.id == ident)).one()
             return row.status, row.control
@@ -108,7 +108,7 @@ class WorkQueue:
             result = session.execute(
                 update(t).where(t.id == ident, t.status.in_(list(expected))).values(status=to, **values)
             )
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(result) == 1
 
     def release(
         self, ident: str, worker_id: str, *, expected: Collection[str] | None = None, **values: Any
@@ -123,7 +123,7 @@ class WorkQueue:
             query = query.where(t.status.in_(list(expected)))
         with self.db.write() as session:
             result = session.execute(query.values(worker_id=None, lease_expires_at=None, **values))
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(result) == 1
 
     def reap(self) -> list[Reaped]:
         """Take back every row whose holder's lease expired: running rows are queued again
@@ -154,6 +154,6 @@ class WorkQueue:
                     .where(t.id == row.id, t.worker_id == row.worker_id, t.lease_expires_at < now)
                     .values(status=status, worker_id=None, lease_expires_at=None, **extra)
                 )
-                if result.rowcount == 1:  # type: ignore[attr-defined]
+                if rowcount(result) == 1:
                     reaped.append(Reaped(row.id, row.worker_id, status))
         return reaped

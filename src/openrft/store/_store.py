@@ -15,19 +15,19 @@ import os
 import time
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, Protocol, TypeVar
 
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import Mapped
 
 from openrft.errors import InvalidRequestError
-from openrft.store._db import Database, sqlite_url
+from openrft.store._db import Database, rowcount, sqlite_url
 from openrft.store._errors import NotFoundError
 from openrft.store._files import FileStore
 from openrft.store._keys import KeyStore
 from openrft.store._queue import WorkQueue
 from openrft.store._status import JOB_QUEUE, RUN_QUEUE, OutputItemStatus, RunStatus
 from openrft.store._tables import (
-    Base,
     CheckpointRow,
     EvalRow,
     EvalRunRow,
@@ -39,7 +39,16 @@ from openrft.store._tables import (
     SavedGraderRow,
 )
 
-Row = TypeVar("Row", bound=Base)
+
+class _Resource(Protocol):
+    """What the generic access below needs of a table (every one but ``openrft_meta`` has it)."""
+
+    __tablename__: str
+    seq: ClassVar[Mapped[int]]
+    id: ClassVar[Mapped[str]]
+
+
+Row = TypeVar("Row", bound=_Resource)
 Order = Literal["asc", "desc"]
 
 NOUNS = {
@@ -110,7 +119,7 @@ class Store:
 
     def get(self, table: type[Row], ident: str, *, param: str | None = None, **where: Any) -> Row:
         """The row with ``id == ident`` (and the ``where`` columns), else :class:`NotFoundError`."""
-        query = select(table).where(table.id == ident)  # type: ignore[attr-defined]
+        query = select(table).where(table.id == ident)
         for column, value in where.items():
             query = query.where(getattr(table, column) == value)
         with self.db.read() as session:
@@ -122,16 +131,15 @@ class Store:
 
     def find(self, table: type[Row], ident: str) -> Row | None:
         with self.db.read() as session:
-            return session.execute(select(table).where(table.id == ident)).scalar_one_or_none()  # type: ignore[attr-defined]
+            return session.execute(select(table).where(table.id == ident)).scalar_one_or_none()
 
     def update(self, table: type[Row], ident: str, **values: Any) -> None:
         with self.db.write() as session:
-            session.execute(update(table).where(table.id == ident).values(**values))  # type: ignore[attr-defined]
+            session.execute(update(table).where(table.id == ident).values(**values))
 
     def delete(self, table: type[Row], ident: str) -> bool:
         with self.db.write() as session:
-            result = session.execute(delete(table).where(table.id == ident))  # type: ignore[attr-defined]
-            return result.rowcount == 1  # type: ignore[attr-defined]
+            return rowcount(session.execute(delete(table).where(table.id == ident))) == 1
 
     def page(
         self,
@@ -146,7 +154,7 @@ class Store:
 
         ``after`` is the id of the last row of the previous page.
         """
-        seq, ident = table.seq, table.id  # type: ignore[attr-defined]
+        seq, ident = table.seq, table.id
         query = select(table).where(*where)
         with self.db.read() as session:
             if after:
@@ -162,7 +170,7 @@ class Store:
 
     def ids(self, table: type[Row]) -> set[str]:
         with self.db.read() as session:
-            return set(session.execute(select(table.id)).scalars())  # type: ignore[attr-defined]
+            return set(session.execute(select(table.id)).scalars())
 
     def _all(self, query: Any) -> list[Any]:
         with self.db.read() as session:
@@ -311,7 +319,7 @@ class Store:
                     JobEventRow.job_id == job_id, JobEventRow.source == source, JobEventRow.id.not_in(keep)
                 )
             )
-            return result.rowcount  # type: ignore[attr-defined,no-any-return]
+            return rowcount(result)
 
     # --- checkpoints and models ---
     def put_checkpoint(self, row: CheckpointRow, model: ModelRow) -> None:
@@ -375,7 +383,7 @@ class Store:
 def _slice_after(rows: list[Row], after: str | None, limit: int, noun: str) -> tuple[list[Row], bool]:
     """The page of ``rows`` (already filtered and ordered) that follows the row ``after``."""
     if after:
-        ids = [r.id for r in rows]  # type: ignore[attr-defined]
+        ids = [r.id for r in rows]
         if after not in ids:
             raise InvalidRequestError(f"after: no {noun} with id {after!r} in this list", param="after")
         rows = rows[ids.index(after) + 1 :]
