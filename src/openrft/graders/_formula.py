@@ -110,7 +110,7 @@ def _check_node(node: ast.AST, variables: set[str] | frozenset[str]) -> None:
 
 def evaluate_formula(tree: ast.expr, values: Mapping[str, float]) -> float:
     """Evaluate a parsed formula; math errors (x/0, log(0)) raise ``ArithmeticError``/``ValueError``."""
-    if isinstance(tree, ast.Constant):
+    if isinstance(tree, ast.Constant) and isinstance(tree.value, int | float):
         return float(tree.value)
     if isinstance(tree, ast.Name):
         return float(values[tree.id])

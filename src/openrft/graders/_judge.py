@@ -114,8 +114,9 @@ class Judge:
             max_time=None if self.endpoint is not None else self.settings.judge_timeout,
         )
         try:
-            loaded = self._backends.get(model)
-            backend = loaded or await asyncio.to_thread(self.backend, model)
+            backend = self._backends.get(model)
+            if backend is None:
+                backend = await asyncio.to_thread(self.backend, model)
             [[completion]] = await backend.sample([messages], options=options)
         except OpenRFTError as exc:  # a bad model name, a refused request, an endpoint down
             raise JudgeRequestError(exc.message) from exc

@@ -107,7 +107,7 @@ def render_messages(
     ``developer`` becomes ``system`` (OpenAI treats them alike; other backends only know
     ``system``). Text-only content becomes one string, parts joined by newlines.
     """
-    chat = []
+    chat: list[dict[str, Any]] = []
     for message in messages:
         content = message.content
         parts = [_render_part(p, sample, item) for p in (content if isinstance(content, list) else [content])]

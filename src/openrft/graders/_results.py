@@ -137,7 +137,7 @@ class Grade:
     @classmethod
     def failed(cls, flag: str, detail_field: str | None = None, detail: str | None = None) -> Grade:
         """A zero reward with one error flag (and optionally its detail string) set."""
-        errors = GraderErrors(**{flag: True})
+        errors = GraderErrors.model_validate({flag: True})
         if detail_field is not None:
             setattr(errors, detail_field, detail)
         return cls(reward=0.0, errors=errors)

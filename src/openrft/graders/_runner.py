@@ -139,7 +139,7 @@ async def grade_batch_async(
 
     workers = min(len(pairs), concurrency or rt.settings.grading_concurrency)
     await asyncio.gather(*(worker() for _ in range(workers)))
-    return results  # type: ignore[return-value]
+    return [r for r in results if r is not None]  # every pair has been graded
 
 
 def grade_batch(

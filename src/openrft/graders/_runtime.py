@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 from openrft.config import Settings
 
@@ -52,7 +52,7 @@ class GraderRuntime:
         with self._lock:
             if key not in self._resources:
                 self._resources[key] = factory()
-            return self._resources[key]  # type: ignore[return-value]
+            return cast(R, self._resources[key])  # one cache of many types: the key's factory made it
 
     def close(self) -> None:
         if not self._owner:

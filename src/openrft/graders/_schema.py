@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from openrft.errors import GraderValidationError
 
@@ -272,7 +273,7 @@ class MultiGrader(GraderModel):
 
 Grader = SubGrader | MultiGrader
 
-GRADER_TYPES: dict[str, type[GraderModel]] = {
+GRADER_TYPES: dict[str, type[Grader]] = {
     "string_check": StringCheckGrader,
     "text_similarity": TextSimilarityGrader,
     "score_model": ScoreModelGrader,
@@ -283,7 +284,7 @@ GRADER_TYPES: dict[str, type[GraderModel]] = {
 """Every grader type by its ``type`` name."""
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     """One readable sentence for one pydantic error."""
     kind, value, ctx = error["type"], error.get("input"), error.get("ctx") or {}
     if kind == "literal_error":
@@ -298,7 +299,7 @@ def _describe(error: dict[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def _format(errors: list[dict[str, Any]], prefix: str) -> tuple[str, str]:
+def _format(errors: list[ErrorDetails], prefix: str) -> tuple[str, str]:
     """(message, param) for a pydantic error list, with the field path in front."""
     first = errors[0]
     loc = [str(part) for part in first["loc"] if not str(part).startswith("function-")]
@@ -334,7 +335,7 @@ def _parse_one(data: Any, prefix: str, *, nested: bool) -> Grader:
             )
         return _parse_multi(data, prefix)
     try:
-        return GRADER_TYPES[kind].model_validate(data)  # type: ignore[return-value]
+        return GRADER_TYPES[kind].model_validate(data)
     except ValidationError as exc:
         message, param = _format(exc.errors(), prefix)
         raise GraderValidationError(message, param=param) from None
@@ -372,7 +373,9 @@ def _parse_multi(data: dict[str, Any], prefix: str) -> MultiGrader:
     for key, sub in subs.items():
         if isinstance(sub, dict) and "name" not in sub:
             sub = {**sub, "name": key}
-        parsed[key] = _parse_one(sub, f"{field}.{key}", nested=True)  # type: ignore[assignment]
+        grader = _parse_one(sub, f"{field}.{key}", nested=True)
+        assert not isinstance(grader, MultiGrader)  # nested=True refuses one
+        parsed[key] = grader
     body = {k: v for k, v in data.items() if k != "graders"}
     body.setdefault("name", "multi")
     try:
@@ -388,6 +391,6 @@ def parse_grader(data: Any) -> Grader:
     This checks structure only; :func:`openrft.graders.validate_grader` also checks
     templates, the multi formula and that a python grader's source loads.
     """
-    if isinstance(data, BaseModel):
-        return data  # type: ignore[return-value]
+    if isinstance(data, Grader):
+        return data
     return _parse_one(data, "", nested=False)

@@ -32,7 +32,7 @@ def _message_texts(messages: list[EvalItem], prefix: str) -> Iterator[tuple[str,
             elif hasattr(part, "image_url"):
                 yield f"{where}.image_url", part.image_url
             else:
-                yield f"{where}.input_audio.data", part.input_audio.data  # type: ignore[union-attr]
+                yield f"{where}.input_audio.data", part.input_audio.data
 
 
 def templated_fields(grader: Grader, prefix: str = "") -> Iterator[tuple[str, str]]:

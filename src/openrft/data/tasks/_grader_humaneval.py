@@ -15,6 +15,7 @@ import re
 import signal
 import threading
 import time
+from typing import Any
 
 TIME_LIMIT = 5.0
 FENCE = re.compile(r"```[ \t]*(?:python3?|py)?[ \t]*\n(.*?)(?:```|$)", re.DOTALL | re.IGNORECASE)
@@ -39,7 +40,7 @@ def _on_alarm(signum, frame):
 
 
 def run_tests(code, item):
-    namespace = {"__name__": "candidate"}
+    namespace: dict[str, Any] = {"__name__": "candidate"}
     exec(compile(code + "\n\n" + item["test"], "candidate.py", "exec"), namespace)
     namespace["check"](namespace[item["entry_point"]])
 

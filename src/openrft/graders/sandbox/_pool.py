@@ -58,6 +58,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import json
 import threading
 from collections import deque
@@ -107,8 +108,8 @@ class PythonGraderPool:
         self.budget = budget or default_budget()
         self.worker_mb = memory_mb + disk_mb
         """What one worker may hold: its address space plus its RAM-backed /tmp."""
-        self._limits = {"timeout": timeout, "memory_mb": memory_mb, "disk_mb": disk_mb}
-        self._limits |= {"stdout_cap": stdout_cap, "output_limit": output_limit}
+        # The spec but its isolation, which is probed on first use (isolation_mode).
+        self._limits = WorkerSpec(source, timeout, memory_mb, disk_mb, stdout_cap, output_limit)
         self.chunk_size, self.max_grades = chunk_size, max_grades_per_worker
         self.recycle_after_error, self.idle_seconds = recycle_after_error, idle_seconds
         self._spec_cache: WorkerSpec | None = None
@@ -148,7 +149,7 @@ class PythonGraderPool:
     def spec(self) -> WorkerSpec:
         if self._spec_cache is None:
             mode = isolation_mode(self._requested)
-            self._spec_cache = WorkerSpec(self.source, isolation=mode, **self._limits)
+            self._spec_cache = dataclasses.replace(self._limits, isolation=mode)
         return self._spec_cache
 
     def submit(self, pairs: Sequence[tuple[Any, Any]]) -> concurrent.futures.Future[list[SandboxResult]]:
@@ -160,7 +161,12 @@ class PythonGraderPool:
             except (TypeError, ValueError):
                 payloads.append(None)
         batch = Batch(payloads)
-        batch.future.add_done_callback(lambda future: future.cancelled() and self._drop(batch))
+
+        def drop_if_cancelled(future: concurrent.futures.Future[list[SandboxResult]]) -> None:
+            if future.cancelled():
+                self._drop(batch)
+
+        batch.future.add_done_callback(drop_if_cancelled)
         unsent = SandboxResult("invalid_input", detail="the sample or item is not JSON-serialisable")
         self._settle(batch, {i: unsent for i, payload in enumerate(payloads) if payload is None})
         with self._cond:
@@ -308,7 +314,7 @@ class PythonGraderPool:
             done = bool(fresh) and batch.left == 0
         if done and not batch.future.done():
             with contextlib.suppress(concurrent.futures.InvalidStateError):  # cancelled meanwhile
-                batch.future.set_result(batch.results)  # type: ignore[arg-type]
+                batch.future.set_result([r for r in batch.results if r is not None])  # all are set
 
     def _fail_load(self, failure: SandboxResult) -> None:
         """The source does not load: that is final; fail everything queued with it."""

@@ -71,17 +71,24 @@ def text_field(value: Any, cap: int) -> str:
     return value[:cap] if isinstance(value, str) else ""
 
 
+def _json_number(value: object) -> float:
+    """A JSON number as a float; NaN for anything else (a bool too) and for an int past float's range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return math.nan
+    try:
+        return float(value)
+    except OverflowError:
+        return math.nan
+
+
 def parse_reply(reply: dict[str, Any]) -> SandboxResult:
     """Validate a worker's result frame; the worker is never trusted to have done so."""
-    status, seconds = reply.get("s"), reply.get("t")
-    seconds = float(seconds) if type(seconds) in (int, float) and math.isfinite(seconds) else 0.0
+    status, seconds = reply.get("s"), _json_number(reply.get("t"))
+    seconds = seconds if math.isfinite(seconds) else 0.0
     stdout, detail = text_field(reply.get("o"), 8192), text_field(reply.get("d"), DETAIL_CAP) or None
     if status == "ok":
         value = reply.get("v")
-        try:
-            number = float(value) if type(value) in (int, float) else math.nan
-        except OverflowError:
-            number = math.nan
+        number = _json_number(value)
         if math.isfinite(number):
             return SandboxResult("ok", number, None, stdout, seconds)
         status, detail = "invalid", f"grade returned {str(value)[:60]}; expected a finite number"

@@ -186,7 +186,8 @@ class Slot:
                 result = parse_reply(reply)
                 done.append((batch, index, result))
                 worker.graded += 1
-                worker.cpu = reply.get("cpu", worker.cpu)
+                cpu = reply.get("cpu", worker.cpu)
+                worker.cpu = cpu if isinstance(cpu, int | float) else math.inf  # the worker's word
                 failed = result.status != "ok" and (
                     pool.recycle_after_error or result.status in SERVER_ERRORS
                 )
@@ -210,8 +211,7 @@ class Slot:
         self._last_nonce = nonce
         self._settle(done)
         pool._requeue(items[len(done) :])
-        cpu = worker.cpu if isinstance(worker.cpu, int | float) else math.inf
-        if recycle or worker.graded >= pool.max_grades or cpu > spec.cpu_budget / 2:
+        if recycle or worker.graded >= pool.max_grades or worker.cpu > spec.cpu_budget / 2:
             self.retire()
 
     def _settle(self, done: list[tuple[Batch, int, SandboxResult]]) -> None:
