@@ -22,6 +22,7 @@ from openrft.store import (
     FileRow,
     JobEventRow,
     JobRow,
+    JobStatus,
     OutputItemRow,
     SavedGraderRow,
 )
@@ -67,7 +68,7 @@ def job_object(row: JobRow, best_valid_reward: float | None = None) -> FineTunin
         seed=row.seed,
         status=row.status,  # type: ignore[arg-type]
         trained_tokens=row.trained_tokens,
-        estimated_finish=row.estimated_finish if row.status == "running" else None,
+        estimated_finish=row.estimated_finish if row.status == JobStatus.RUNNING else None,
         usage_metrics=row.usage_metrics,
         training_file=row.training_file,
         validation_file=row.validation_file,

@@ -274,7 +274,7 @@ def run_job(store: Store, job_id: str, worker_id: str, core: Settings) -> None:
             mirror=mirror,
         )
         return
-    if result.status == "succeeded":
+    if result.status == JobStatus.SUCCEEDED:
         name = fine_tuned_name(job.model, job.suffix, job.id)
         best = result.best_checkpoint or _latest_checkpoint(store, job_id)
         if best is not None:
@@ -300,7 +300,7 @@ def run_job(store: Store, job_id: str, worker_id: str, core: Settings) -> None:
         )
         if done:
             store.add_job_events(job_id, [job_event("The job has successfully completed")])
-    elif result.status == "paused":
+    elif result.status == JobStatus.PAUSED:
         store.add_job_events(
             job_id, [job_event("Job paused; resume it to continue from its last checkpoint")]
         )
