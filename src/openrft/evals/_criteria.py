@@ -36,7 +36,7 @@ def default_threshold(grader: Grader) -> float:
     return grader.threshold()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Criterion:
     """One testing criterion: ``Criterion(name, grader, pass_threshold=None)``.
 
@@ -48,16 +48,18 @@ class Criterion:
     grader: Grader
     pass_threshold: float | None = None
 
-    def __post_init__(self) -> None:
-        raw = self.grader
-        parsed = parse_grader(dict(raw) if isinstance(raw, Mapping) else raw)
+    def __init__(
+        self, name: str, grader: Grader | Mapping[str, Any], pass_threshold: float | None = None
+    ) -> None:
+        parsed = parse_grader(dict(grader) if isinstance(grader, Mapping) else grader)
+        threshold = parsed.threshold() if pass_threshold is None else float(pass_threshold)
+        object.__setattr__(self, "name", name)
         object.__setattr__(self, "grader", parsed)
-        threshold = parsed.threshold() if self.pass_threshold is None else float(self.pass_threshold)
         object.__setattr__(self, "pass_threshold", threshold)
 
     @property
     def threshold(self) -> float:
-        assert self.pass_threshold is not None  # set in __post_init__
+        assert self.pass_threshold is not None  # set in __init__
         return self.pass_threshold
 
     @property

@@ -25,11 +25,15 @@ Progress = Callable[[str, int, int], None]
 
 
 class Row(Protocol):
-    """An eval item: the prompt messages and the fields graders see as ``item``."""
+    """An eval item: the prompt messages and the fields graders see as ``item`` (read-only, so
+    that a dataclass with narrower fields, such as ``list[dict]`` messages, is one)."""
 
-    line: int
-    messages: Sequence[Mapping[str, Any]]
-    item: Mapping[str, Any]
+    @property
+    def line(self) -> int: ...
+    @property
+    def messages(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def item(self) -> Mapping[str, Any]: ...
 
 
 @dataclass

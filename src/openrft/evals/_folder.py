@@ -164,7 +164,7 @@ def reusable_answers(
     per source that did not match saying what differs.
     """
     wanted, model = config["answers"][label], config["models"][label]
-    misses = []
+    misses: list[str] = []
     for source in sources:
         other = EvalFolder(source)
         theirs = other.config() or {}

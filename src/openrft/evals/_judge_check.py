@@ -86,9 +86,9 @@ async def check_judge(
     pairs = [(text, case.item) for case in cases for text in case.candidates.values() for _ in range(repeats)]
     responses = iter(await grade_batch_async(grader, pairs, runtime=runtime))
     errors: Counter[str] = Counter()
-    reports = []
+    reports: list[dict[str, Any]] = []
     for index, case in enumerate(cases):
-        per_label = {}
+        per_label: dict[str, dict[str, Any]] = {}
         for label in case.candidates:
             graded = [next(responses) for _ in range(repeats)]
             errors.update(flag for g in graded for flag in g.errors.raised())

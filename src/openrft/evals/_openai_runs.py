@@ -278,8 +278,7 @@ async def grade_given_samples(
     """A ``jsonl`` run: grade each row's ``sample`` as given."""
     pairs = [(_given_sample(r.get("sample")), r["item"]) for r in rows]
     per_criterion: list[list[RunGraderResponse]] = [
-        await grade_batch_async(c.grader, pairs, runtime=runtime)
-        for c in criteria  # type: ignore[arg-type]
+        await grade_batch_async(c.grader, pairs, runtime=runtime) for c in criteria
     ]
     return [
         GradedItem(

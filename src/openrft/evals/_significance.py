@@ -118,7 +118,7 @@ def paired_difference(
         "ci_low": low,
         "ci_high": high,
         "confidence": confidence,
-        "includes_zero": None if low is None else bool(low <= 0 <= high),
+        "includes_zero": None if low is None or high is None else bool(low <= 0 <= high),
         "wilcoxon_p": _wilcoxon(deltas) if n > 1 else None,
         "sign_test_p": _sign_test(deltas, tolerance),
     }
