@@ -118,7 +118,9 @@ class LocalChatModel:
         )
         if weights != path:
             model = merge_adapter(model, path)
-        self._attach(model.to(device).eval(), tokenizer, path=path, name=name or path.name, owned=True)
+        # transformers stubs: PreTrainedModel.to is functools.wraps'd, which typeshed leaves unbound.
+        model = model.to(device)  # type: ignore[arg-type]
+        self._attach(model.eval(), tokenizer, path=path, name=name or path.name, owned=True)
 
     @classmethod
     def from_loaded(cls, model: Any, tokenizer: Any, *, name: str) -> LocalChatModel:

@@ -182,11 +182,11 @@ class RemoteBackend:
         async with (await self.endpoint.session()).limit:
             while True:
                 field = self._limit_field
-                limit = {} if options.max_tokens is None else {field: options.max_tokens}
+                limit: dict[str, Any] = {} if options.max_tokens is None else {field: options.max_tokens}
                 try:
                     response = await client.chat.completions.create(
                         model=self.model,
-                        messages=messages,  # type: ignore[arg-type]
+                        messages=messages,  # type: ignore[arg-type]  # openai stubs: its message TypedDicts
                         **params,
                         **limit,
                     )

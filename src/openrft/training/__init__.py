@@ -13,6 +13,8 @@ job's files, its step metrics as :class:`StepMetrics`. Importing this package is
 torch load when a job starts. See docs/training.md.
 """
 
+from typing import TYPE_CHECKING
+
 from openrft.training._hyper import (
     Hyperparameters,
     Resolved,
@@ -22,6 +24,16 @@ from openrft.training._hyper import (
 )
 from openrft.training._spec import JobSpec
 from openrft.training._step_metrics import StepMetrics
+
+if TYPE_CHECKING:  # the names __getattr__ loads on first use, as the type checker sees them
+    from openrft.training._config import TrainConfig, TrainResult
+    from openrft.training._control import JobControl
+    from openrft.training._folder import JobFolder
+    from openrft.training._job import run_job_process, start_job
+    from openrft.training._launch import accelerate_command
+    from openrft.training._preflight import EXPLOIT_LIMIT, run_preflight
+    from openrft.training._reward import GraderFailure
+    from openrft.training._runner import run_training
 
 __all__ = [
     "EXPLOIT_LIMIT",

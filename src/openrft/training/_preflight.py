@@ -162,7 +162,7 @@ async def score_exploits(
     on_progress: Progress | None = None,
 ) -> dict[str, float]:
     """Mean reward of each exploit on ``rows``."""
-    scores = {}
+    scores: dict[str, float] = {}
     answers_by_exploit = exploits(rows, every_label)
     for name, answers in answers_by_exploit.items():
         if on_progress is not None:

@@ -192,7 +192,8 @@ class GraderReward:
         self._thread = threading.Thread(target=self._loop.run_forever, name="openrft-grading", daemon=True)
         self._thread.start()
 
-    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float]:
+    # The return type is TRL's for a reward function (None: no reward), though every one is a float here.
+    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float | None]:
         started = time.perf_counter()
         texts = [_text(c) for c in completions]
         ids: list[list[int]] = [list(map(int, c)) for c in columns.get("completion_ids") or [[]] * len(texts)]

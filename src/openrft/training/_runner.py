@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from openrft.config import Settings
+from openrft.data import Split
 from openrft.errors import InvalidRequestError, OpenRFTError
 from openrft.evals import make_criterion, prompt_messages
 from openrft.graders import Grader, GraderRuntime, validate_grader
@@ -56,7 +57,7 @@ def _gather(world: int) -> Any:
     return lambda grades: list(gather_object([grades]))
 
 
-def _load_rows(path: Path, split: str) -> list[Any]:
+def _load_rows(path: Path, split: Split) -> list[Any]:
     from openrft.data import load_rft_jsonl
 
     return list(load_rft_jsonl(path, split=split).rows)

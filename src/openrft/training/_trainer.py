@@ -42,19 +42,22 @@ class JobTrainer(GRPOTrainer):
     _staging_dir: str | None = None
 
     def _get_train_sampler(self, dataset: Any = None) -> Any:
+        trl = super()._get_train_sampler(dataset)  # TRL's sizes and repeats, then our seeding
+        assert isinstance(trl, RepeatSampler)
         return EpochSeededRepeatSampler(
-            data_source=dataset if dataset is not None else self.train_dataset,
-            mini_repeat_count=self.num_generations,
-            batch_size=self.args.generation_batch_size // self.num_generations,
-            repeat_count=self.num_iterations * self.args.steps_per_generation,
-            shuffle=self.shuffle_dataset,
-            seed=self.args.seed,
+            data_source=trl.data_source,
+            mini_repeat_count=trl.mini_repeat_count,
+            batch_size=trl.batch_size,
+            repeat_count=trl.repeat_count,
+            shuffle=trl.shuffle,
+            seed=trl.seed,
         )
 
     def _get_output_dir(self, trial: Any) -> str:
         return self._staging_dir or super()._get_output_dir(trial)
 
     def _save_checkpoint(self, model: Any, trial: Any) -> None:
+        assert self.args.output_dir is not None  # TrainingArguments fills in a default
         run_dir = Path(self.args.output_dir)
         name = f"{PREFIX}{self.state.global_step}"
         staging = run_dir / f"{STAGING}{self.state.global_step}"
