@@ -84,7 +84,7 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable report.")] = False,
 ) -> None:
     """Check every line of an RFT dataset, then describe it: lengths, fields, answers."""
-    report = check_rft_jsonl(file, split)  # type: ignore[arg-type]  # checked there
+    report = check_rft_jsonl(file, split)
     tokenizer, name, note = _tokenizer(model, chars) if report.rows else (None, None, None)
     stats = compute_stats(report.rows, tokenizer=tokenizer, tokenizer_name=name)
     if note:

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from openrft.cli._console import console
+
+if TYPE_CHECKING:
+    from openrft.store import Store
 
 keys_app = typer.Typer(help="API keys of projects: each key sees only its project.", no_args_is_help=True)
 
@@ -30,10 +33,10 @@ DatabaseUrl = Annotated[
 ]
 
 
-def _store(data_dir: Path | None, database_url: str | None):  # type: ignore[no-untyped-def]
+def _store(data_dir: Path | None, database_url: str | None) -> Store:
     from openrft.server import ServerSettings
 
-    given = {"data_dir": data_dir, "database_url": database_url}
+    given: dict[str, Any] = {"data_dir": data_dir, "database_url": database_url}
     return ServerSettings(**{k: v for k, v in given.items() if v is not None}).open_store()
 
 

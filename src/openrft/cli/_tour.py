@@ -3,12 +3,14 @@ packaged embedding model and the local judge), graded on one small example each.
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.table import Table
 
 from openrft.cli._console import console
 from openrft.graders import grade_batch, validate_grader
 
-_SHOWCASE = [
+_SHOWCASE: list[tuple[str, dict[str, Any]]] = [
     (
         "string_check",
         {

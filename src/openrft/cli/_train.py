@@ -131,7 +131,8 @@ def train_command(
     """Fine-tune a model with GRPO, the grader's score as the reward."""
     from openrft.training import JobControl, JobFolder, run_job_process, start_job
 
-    folder = JobFolder(resume if resume is not None else out) if (resume or out) else None
+    given = resume if resume is not None else out
+    folder = JobFolder(given) if given is not None else None
     if resume is not None:
         assert folder is not None
         spec = _resumed_spec(folder, skip_preflight, allow_exploits)

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from openrft.config import Settings
 from openrft.data._messages import check_messages, check_tools
@@ -21,6 +21,12 @@ from openrft.errors import InvalidRequestError
 
 Split = Literal["train", "valid"]
 SPLITS: tuple[Split, ...] = ("train", "valid")
+
+
+def _is_split(value: str) -> TypeGuard[Split]:
+    return value in SPLITS
+
+
 BOM = b"\xef\xbb\xbf"
 _SHOWN_IN_MESSAGE = 3
 
@@ -192,13 +198,13 @@ def _read_row(body: bytes, number: int) -> tuple[RFTRow | None, list[str], set[s
 
 
 def check_rft_jsonl(
-    path: str | Path, split: Split = "train", limits: DatasetLimits | None = None
+    path: str | Path, split: str = "train", limits: DatasetLimits | None = None
 ) -> DatasetReport:
     """Read an RFT JSONL file and report every problem and warning; never raises for its content.
 
-    Raises :class:`InvalidRequestError` only for an unknown ``split``.
+    Raises :class:`InvalidRequestError` only for an unknown ``split`` (any string may be given).
     """
-    if split not in SPLITS:
+    if not _is_split(split):
         raise InvalidRequestError(f"split {split!r} is not one of train, valid", param="split")
     path = Path(path)
     limits = limits or DatasetLimits.from_settings()
