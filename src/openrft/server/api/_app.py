@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -100,13 +101,13 @@ def create_app(
                 await sweeper
             state.close()
 
-    docs = {} if settings.api_docs else {"docs_url": None, "redoc_url": None}
+    docs: dict[str, Any] = {} if settings.api_docs else {"docs_url": None, "redoc_url": None}
     app = FastAPI(
         title="openrft",
         version=__version__,
         description="OpenAI-compatible reinforcement fine-tuning, graders, evals and models, self-hosted.",
         lifespan=lifespan,
-        **docs,  # type: ignore[arg-type]
+        **docs,
     )
     app.state.openrft = state
     install_error_handlers(app)

@@ -104,7 +104,7 @@ _STEP[ord("[")] = _STEP[ord("{")] = 1
 _STEP[ord("]")] = _STEP[ord("}")] = -1
 
 
-def json_depth(body: bytes) -> int:
+def json_depth(body: bytes | bytearray) -> int:
     """How deeply a JSON text nests (brackets inside strings aside); cheap, never recursive."""
     brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", body))
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
@@ -180,8 +180,8 @@ class BodyGuardMiddleware:
                 else json_depth(body)
             )
             if depth > MAX_JSON_DEPTH:
-                message = f"the JSON body nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted"
-                await error_response(400, message, code="json_too_deep")(scope, receive, send)
+                problem = f"the JSON body nests {depth} levels deep; at most {MAX_JSON_DEPTH} are accepted"
+                await error_response(400, problem, code="json_too_deep")(scope, receive, send)
                 return
         await self.app(scope, _replay(bytes(body), receive), send)
 

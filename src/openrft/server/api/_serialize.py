@@ -6,12 +6,14 @@ from contextvars import ContextVar
 from typing import Any
 
 from openrft.server.api._types.evals import Eval, EvalRun, OutputItem
-from openrft.server.api._types.files import FileObject
+from openrft.server.api._types.files import FILE_STATUS, FileObject
 from openrft.server.api._types.fine_tuning import (
+    EventLevel,
     FineTuningJob,
     FineTuningJobCheckpoint,
     FineTuningJobEvent,
     Hyperparameters,
+    JobError,
     JobProgress,
 )
 from openrft.server.api._types.graders import SavedGrader
@@ -39,7 +41,7 @@ def file_object(row: FileRow) -> FileObject:
         expires_at=row.expires_at,
         filename=row.filename,
         purpose=row.purpose,
-        status=row.status,  # type: ignore[arg-type]
+        status=FILE_STATUS.validate_python(row.status),
         status_details=row.status_details,
     )
 
@@ -58,7 +60,7 @@ def job_object(row: JobRow, best_valid_reward: float | None = None) -> FineTunin
     return FineTuningJob(
         id=row.id,
         created_at=row.created_at,
-        error=row.error or None,
+        error=JobError.model_validate(row.error) if row.error else None,
         fine_tuned_model=row.fine_tuned_model,
         finished_at=row.finished_at,
         hyperparameters=_hyperparameters(row.method),
@@ -66,7 +68,7 @@ def job_object(row: JobRow, best_valid_reward: float | None = None) -> FineTunin
         organization_id=ORGANIZATION,
         result_files=list(row.result_files or []),
         seed=row.seed,
-        status=row.status,  # type: ignore[arg-type]
+        status=row.status,
         trained_tokens=row.trained_tokens,
         estimated_finish=row.estimated_finish if row.status == JobStatus.RUNNING else None,
         usage_metrics=row.usage_metrics,
@@ -86,12 +88,14 @@ def job_object(row: JobRow, best_valid_reward: float | None = None) -> FineTunin
     )
 
 
+_LEVELS: dict[str, EventLevel] = {"info": "info", "warn": "warn", "error": "error"}
+
+
 def event_object(row: JobEventRow) -> FineTuningJobEvent:
-    level = row.level if row.level in ("info", "warn", "error") else "info"
     return FineTuningJobEvent(
         id=row.id,
         created_at=row.created_at,
-        level=level,  # type: ignore[arg-type]
+        level=_LEVELS.get(row.level, "info"),
         message=row.message,
         type=row.type,
         data=row.data,
@@ -165,7 +169,8 @@ def sample_object(sample: dict[str, Any] | None) -> dict[str, Any]:
         message = choices[0].get("message", {}) if choices and isinstance(choices[0], dict) else {}
         text = given.get("output_text", message.get("content"))
         output = [{"role": "assistant", "content": None if text is None else str(text)}]
-    usage = given.get("usage") if isinstance(given.get("usage"), dict) else {}
+    usage = given.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
     return {
         "input": given.get("input") if isinstance(given.get("input"), list) else [],
         "output": output,
@@ -176,9 +181,9 @@ def sample_object(sample: dict[str, Any] | None) -> dict[str, Any]:
             for key in ("prompt_tokens", "completion_tokens", "total_tokens", "cached_tokens")
         },
         "error": given.get("error") or NO_ERROR,
-        "temperature": float(given.get("temperature") if given.get("temperature") is not None else 1.0),
+        "temperature": 1.0 if (temperature := given.get("temperature")) is None else float(temperature),
         "max_completion_tokens": int(given.get("max_completion_tokens") or 0),
-        "top_p": float(given.get("top_p") if given.get("top_p") is not None else 1.0),
+        "top_p": 1.0 if (top_p := given.get("top_p")) is None else float(top_p),
         "seed": int(given.get("seed") or 0),
     }
 

@@ -85,7 +85,7 @@ class ServerState:
 async def get_state(request: Request) -> ServerState:
     # A coroutine: FastAPI runs a plain function dependency through its thread pool, a hop that
     # cost more than the rest of a small request.
-    return request.app.state.openrft  # type: ignore[no-any-return]
+    return request.app.state.openrft
 
 
 StateDep = Annotated[ServerState, Depends(get_state)]

@@ -82,7 +82,8 @@ class TrainingMirror:
             self.store.add_job_events(self.job.id, [self.public(event)], source="training")
             self.note_checkpoint(event)
         self.record_resolved()
-        data = event.get("data") if isinstance(event.get("data"), dict) else {}
+        data = event.get("data")
+        data = data if isinstance(data, dict) else {}
         if event.get("type") == "metrics":
             self.store.set_job_progress(self.job.id, data.get("step"), data.get("total_steps"))
             self.steps[int(data["step"])] = data

@@ -129,7 +129,7 @@ class Worker:
         self._finish(kind, ident, queue, proc.returncode if proc.returncode is not None else proc.wait())
 
     def _finish(self, kind: str, ident: str, queue: WorkQueue, code: int) -> None:
-        table = JobRow if kind == "job" else EvalRunRow
+        table: type[JobRow | EvalRunRow] = JobRow if kind == "job" else EvalRunRow
         row = self.store.find(table, ident)
         if row is None:
             return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -12,7 +14,7 @@ from openrft.server.api._types.common import ERROR_RESPONSES
 
 router = APIRouter(tags=["models"], responses=ERROR_RESPONSES)
 
-_STREAM_DOC = {
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "A completion; with stream=true, server-sent events of "
         "chat.completion.chunk objects ending in [DONE]",
@@ -25,7 +27,7 @@ _STREAM_DOC = {
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
-@router.post("/v1/chat/completions", response_model=ChatCompletion, responses=_STREAM_DOC)  # type: ignore[arg-type]
+@router.post("/v1/chat/completions", response_model=ChatCompletion, responses=_STREAM_DOC)
 async def create_chat_completion(
     request: Request, state: StateDep, body: CreateChatCompletionRequest
 ) -> ChatCompletion | Response:

@@ -22,15 +22,16 @@ from openrft.server.api._types.completions import (
 router = APIRouter(tags=["models"], responses=ERROR_RESPONSES)
 
 # vLLM answers these two with plain text on success and its JSON error envelope otherwise.
+_ADMIN_ERRORS: dict[int | str, dict[str, object]] = {
+    **ERROR_RESPONSES,
+    403: {"description": "The key is not an admin key (runtime LoRA loading needs one)"},
+}
 _PLAIN_SUCCESS: dict[int | str, dict[str, Any]] = {
     status: {
         "description": spec["description"],
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
     }
-    for status, spec in {
-        **ERROR_RESPONSES,
-        403: {"description": "The key is not an admin key (runtime LoRA loading needs one)"},
-    }.items()
+    for status, spec in _ADMIN_ERRORS.items()
 }
 
 

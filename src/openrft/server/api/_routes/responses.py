@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi import Response as HttpResponse
@@ -21,7 +21,7 @@ from openrft.server.api._types.responses import (
 
 router = APIRouter(prefix="/v1/responses", tags=["models"], responses=ERROR_RESPONSES)
 
-_STREAM_DOC = {
+_STREAM_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "A response; with stream=true, server-sent events (response.created … "
         "response.completed)",
@@ -32,7 +32,7 @@ _STREAM_DOC = {
 }
 
 
-@router.post("", response_model=Response, responses=_STREAM_DOC)  # type: ignore[arg-type]
+@router.post("", response_model=Response, responses=_STREAM_DOC)
 async def create_response(
     request: Request, state: StateDep, principal: PrincipalDep, body: CreateResponseRequest
 ) -> Response | HttpResponse:

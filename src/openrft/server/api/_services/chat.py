@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack
-from typing import Any
+from typing import Any, Literal
 
 from openrft.errors import InvalidRequestError
 from openrft.models import GenerationOptions, check_tools, parse_response_format
@@ -199,7 +199,7 @@ class ChatService:
                         content=None if a.completion.tool_calls and not a.text else a.text,
                         tool_calls=_tool_calls(a),
                     ),
-                    finish_reason=a.finish_reason,  # type: ignore[arg-type]
+                    finish_reason=a.finish_reason,
                     logprobs=_logprobs(a.logprobs),
                 )
                 for i, a in enumerate(answers)
@@ -233,7 +233,7 @@ class ChatService:
         async with stack:
             started: set[int] = set()
             async for index, piece in run.pieces():
-                role = None if index in started else "assistant"
+                role: Literal["assistant"] | None = None if index in started else "assistant"
                 started.add(index)
                 yield chunk([ChunkChoice(index=index, delta=ChoiceDelta(role=role, content=piece))])
             answers = await run.answers()
@@ -253,7 +253,7 @@ class ChatService:
                 finish = ChunkChoice(
                     index=index,
                     delta=ChoiceDelta(),
-                    finish_reason=answer.finish_reason,  # type: ignore[arg-type]
+                    finish_reason=answer.finish_reason,
                     logprobs=_logprobs(answer.logprobs),  # all of the choice's tokens, with its last chunk
                 )
                 yield chunk([finish])

@@ -12,6 +12,7 @@ from openrft.server.api._services.generation import Generator, caller_project
 from openrft.server.api._services.serving import ServingModels, as_local
 from openrft.server.api._types.chat import CompletionUsage
 from openrft.server.api._types.completions import (
+    COMPLETION_FINISH_REASON,
     CompletionChoice,
     CompletionLogprobs,
     CreateCompletionRequest,
@@ -105,8 +106,9 @@ class CompletionService:
         else:
             texts = None
         if texts is None:
-            lists = [prompt] if all(isinstance(p, int) for p in prompt) else prompt
-            ids = [list(map(int, p)) for p in lists]  # type: ignore[arg-type]
+            # Token ids, whose shape pydantic checked: one prompt (ints) or several (lists of ints).
+            lists: Sequence[Any] = [prompt] if all(isinstance(p, int) for p in prompt) else prompt
+            ids = [list(map(int, p)) for p in lists]
             vocab = len(tokenizer)
             for index, row in enumerate(ids):
                 if not row:
@@ -139,7 +141,7 @@ class CompletionService:
             for token in tokens:
                 offsets.append(position)
                 position += len(token)
-            top = None
+            top: list[dict[str, float] | None] | None = None
             if completion.top_logprobs is not None and request.logprobs:
                 top = [{tokenizer.decode([t]): v for t, v in alts} for alts in completion.top_logprobs]
             logprobs = CompletionLogprobs(
@@ -148,7 +150,7 @@ class CompletionService:
         return CompletionChoice(
             index=index,
             text=text,
-            finish_reason=finish,  # type: ignore[arg-type]
+            finish_reason=COMPLETION_FINISH_REASON.validate_python(finish),
             logprobs=logprobs,
             token_ids=list(completion.token_ids) if request.return_token_ids else None,
             prompt_token_ids=list(prompt) if request.return_token_ids else None,

@@ -72,7 +72,7 @@ def _evals_problems(path: Path, filename: str) -> list[str]:
 def _fine_tune_problems(path: Path, filename: str, settings: Settings, split: str) -> list[str]:
     from openrft.data import DatasetLimits, check_rft_jsonl
 
-    report = check_rft_jsonl(path, split, DatasetLimits.from_settings(settings))  # type: ignore[arg-type]
+    report = check_rft_jsonl(path, split, DatasetLimits.from_settings(settings))
     return [p.replace(str(path), filename) for p in report.problems]
 
 

@@ -15,6 +15,7 @@ the whole answer comes as one piece. Either way the pieces of a choice join to i
 
 from __future__ import annotations
 
+import builtins
 import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -25,6 +26,7 @@ from openrft.errors import InvalidRequestError
 from openrft.models import Completion, GenerationOptions, LocalChatModel
 from openrft.server._shared import ServerSettings
 from openrft.server.api._services.serving import ServingModels, as_local
+from openrft.server.api._types.chat import FINISH_REASON, FinishReason
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ class TokenInfo:
     token: str
     bytes: bytes
     logprob: float
-    top: list[tuple[str, bytes, float]]
+    top: list[tuple[str, builtins.bytes, float]]  # builtins.: ``bytes`` here is the field above
 
 
 @dataclass
@@ -42,7 +44,7 @@ class Answer:
     """One finished choice."""
 
     text: str
-    finish_reason: str
+    finish_reason: FinishReason
     """``stop``, ``length`` or ``tool_calls``."""
     completion: Completion
     logprobs: list[TokenInfo] | None = None
@@ -295,7 +297,8 @@ def _answer(completion: Completion, stop: Sequence[str], model: LocalChatModel |
             text, finish = text[: text.index(marker)], "stop"
     if completion.tool_calls:
         finish = "tool_calls"
-    return Answer(text, finish, completion, _token_logprobs(completion, model) if model else None)
+    reason = FINISH_REASON.validate_python(finish)
+    return Answer(text, reason, completion, _token_logprobs(completion, model) if model else None)
 
 
 def _token_logprobs(completion: Completion, model: LocalChatModel) -> list[TokenInfo]:

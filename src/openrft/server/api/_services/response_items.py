@@ -15,6 +15,7 @@ from openrft.server.api._types.responses import (
     FunctionCallOutput,
     InputMessage,
     InputText,
+    ItemStatus,
     Logprob,
     OutputItem,
     OutputMessage,
@@ -129,12 +130,12 @@ def output_items(
     answer: Answer, max_tool_calls: int | None, message_id: str | None = None
 ) -> list[OutputItem]:
     """The answer as output items: its text as a message (unless it only calls tools), then its calls."""
-    status = "incomplete" if answer.finish_reason == "length" else "completed"
+    status: ItemStatus = "incomplete" if answer.finish_reason == "length" else "completed"
     out: list[OutputItem] = []
     calls = list(answer.completion.tool_calls)[:max_tool_calls]
     if answer.text or not calls:
         content = [OutputText(text=answer.text, logprobs=_logprobs(answer.logprobs))]
-        out.append(OutputMessage(id=message_id or _id("msg"), status=status, content=content))  # type: ignore[arg-type]
+        out.append(OutputMessage(id=message_id or _id("msg"), status=status, content=content))
     for call in calls:
         out.append(FunctionCall(id=_id("fc"), call_id=call.id, name=call.name, arguments=call.arguments))
     return out
@@ -158,11 +159,11 @@ class ResponseEvents:
     def _place(self) -> dict[str, Any]:
         return {"item_id": self.message_id, "output_index": 0, "content_index": 0}
 
-    def _message(self, status: str, text: str, logprobs: Any = None) -> OutputMessage:
+    def _message(self, status: ItemStatus, text: str, logprobs: Any = None) -> OutputMessage:
         return OutputMessage(
             id=self.message_id,
             status=status,
-            content=[OutputText(text=text, logprobs=logprobs)] if text or status != "in_progress" else [],  # type: ignore[arg-type]
+            content=[OutputText(text=text, logprobs=logprobs)] if text or status != "in_progress" else [],
         )
 
     def text(self, piece: str) -> Iterator[str]:

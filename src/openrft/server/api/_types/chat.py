@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 
 class ChatMessage(BaseModel):
@@ -144,6 +144,8 @@ class ChatCompletionMessage(BaseModel):
 
 
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls"]
+FINISH_REASON = TypeAdapter[FinishReason](FinishReason)
+"""Checks a backend's ``finish_reason`` (a plain string) as the API's, as a field of a choice would."""
 
 
 class Choice(BaseModel):

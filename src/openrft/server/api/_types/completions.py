@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from openrft.server.api._types.chat import CompletionUsage
 
@@ -61,10 +61,14 @@ class CompletionLogprobs(BaseModel):
     top_logprobs: list[dict[str, float] | None] | None = None
 
 
+CompletionFinishReason = Literal["stop", "length", "content_filter"]
+COMPLETION_FINISH_REASON = TypeAdapter[CompletionFinishReason](CompletionFinishReason)
+
+
 class CompletionChoice(BaseModel):
     index: int
     text: str
-    finish_reason: Literal["stop", "length", "content_filter"]
+    finish_reason: CompletionFinishReason
     logprobs: CompletionLogprobs | None = None
     token_ids: list[int] | None = None
     """vLLM's extension (with ``return_token_ids``): the generated tokens."""

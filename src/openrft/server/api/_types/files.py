@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 PURPOSES = ("fine-tune", "evals")
 """The purposes this server accepts on upload (OpenAI's others have no use here)."""
+
+
+FileStatus = Literal["uploaded", "processed", "error"]
+FILE_STATUS = TypeAdapter[FileStatus](FileStatus)
+"""Checks a stored file's status (a plain string column) as the API's, as the field would."""
 
 
 class FileObject(BaseModel):
@@ -19,7 +24,7 @@ class FileObject(BaseModel):
     filename: str
     """The name the client sent (display only; the bytes are stored under ``id``)."""
     purpose: str
-    status: Literal["uploaded", "processed", "error"] = "processed"
+    status: FileStatus = "processed"
     status_details: str | None = None
 
 

@@ -102,11 +102,14 @@ class FineTuningJob(BaseModel):
     openrft: JobProgress | None = None
 
 
+EventLevel = Literal["info", "warn", "error"]
+
+
 class FineTuningJobEvent(BaseModel):
     id: str
     object: Literal["fine_tuning.job.event"] = "fine_tuning.job.event"
     created_at: int
-    level: Literal["info", "warn", "error"]
+    level: EventLevel
     message: str
     type: str | None = "message"
     """``message`` or ``metrics`` (a training step's metrics in ``data``)."""

@@ -84,10 +84,13 @@ class InputText(BaseModel):
     text: str
 
 
+ItemStatus = Literal["in_progress", "completed", "incomplete"]
+
+
 class OutputMessage(BaseModel):
     id: str
     type: Literal["message"] = "message"
-    status: Literal["in_progress", "completed", "incomplete"]
+    status: ItemStatus
     role: Literal["assistant"] = "assistant"
     content: list[OutputText]
 
