@@ -19,6 +19,7 @@ lint: setup
 	.venv/bin/ruff check src tests benchmarks scripts
 	.venv/bin/ruff format --check src tests benchmarks scripts
 	.venv/bin/python scripts/check_imports.py
+	.venv/bin/mypy
 
 format: setup
 	.venv/bin/ruff format src tests benchmarks scripts

@@ -118,8 +118,8 @@ class LocalChatModel:
         )
         if weights != path:
             model = merge_adapter(model, path)
-        # transformers stubs: PreTrainedModel.to is functools.wraps'd, which typeshed leaves unbound.
-        model = model.to(device)  # type: ignore[arg-type]
+        # PreTrainedModel.to is wrapped by functools.wraps, which typeshed types without binding self.
+        model = model.to(device)  # type: ignore[arg-type]  # transformers stubs: see the line above
         self._attach(model.eval(), tokenizer, path=path, name=name or path.name, owned=True)
 
     @classmethod
