@@ -11,7 +11,7 @@ chat template; a forced call is constrained decoding); audio, predictions, web s
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack
 from typing import Any, Literal
 
@@ -24,6 +24,7 @@ from openrft.server.api._services.generation import (
     TokenInfo,
     Usage,
     check_unsupported,
+    content_text,
     logit_bias,
 )
 from openrft.server.api._types.chat import (
@@ -63,24 +64,6 @@ UNSUPPORTED: dict[str, Any] = {
 """Known parameters openrft cannot honour → the values it accepts (besides null)."""
 
 
-def _text(content: Any, param: str) -> str:
-    """A message's content as text: a string, or text parts joined."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    texts = []
-    for index, part in enumerate(content):
-        if not isinstance(part, Mapping) or part.get("type") not in ("text", "input_text", "output_text"):
-            kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
-            raise InvalidRequestError(
-                f"{param}[{index}]: content parts of type {kind!r} are not supported (text only)",
-                param=f"{param}[{index}]",
-            )
-        texts.append(str(part.get("text", "")))
-    return "".join(texts)
-
-
 def chat_conversation(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
     """OpenAI chat messages → the dicts chat templates read (tool calls and tool turns kept)."""
     out: list[dict[str, Any]] = []
@@ -91,9 +74,10 @@ def chat_conversation(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
                 param=f"messages[{index}].role",
             )
         role = "system" if message.role == "developer" else message.role
+        content = message.content
         entry: dict[str, Any] = {
             "role": role,
-            "content": _text(message.content, f"messages[{index}].content"),
+            "content": "" if content is None else content_text(content, f"messages[{index}].content"),
         }
         if message.role == "tool":
             if not message.tool_call_id:

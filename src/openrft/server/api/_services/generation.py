@@ -39,6 +39,25 @@ class TokenInfo:
     top: list[tuple[str, builtins.bytes, float]]  # builtins.: ``bytes`` here is the field above
 
 
+def content_text(content: Any, param: str) -> str:
+    """A message's content as text: a string, or its text parts joined (other parts are refused
+    by name)."""
+    if isinstance(content, str):
+        return content
+    if not isinstance(content, list):
+        raise InvalidRequestError(f"{param}: a string or a list of text parts is required", param=param)
+    texts = []
+    for index, part in enumerate(content):
+        if not isinstance(part, Mapping) or part.get("type") not in ("text", "input_text", "output_text"):
+            kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
+            raise InvalidRequestError(
+                f"{param}[{index}]: content parts of type {kind!r} are not supported (text only)",
+                param=f"{param}[{index}]",
+            )
+        texts.append(str(part.get("text", "")))
+    return "".join(texts)
+
+
 @dataclass
 class Answer:
     """One finished choice."""

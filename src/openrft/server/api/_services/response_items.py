@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from openrft.errors import InvalidRequestError
-from openrft.server.api._services.generation import Answer, TokenInfo
+from openrft.server.api._services.generation import Answer, TokenInfo, content_text
 from openrft.server.api._types.responses import (
     FunctionCall,
     FunctionCallOutput,
@@ -23,23 +23,6 @@ from openrft.server.api._types.responses import (
     Response,
     TopLogprob,
 )
-
-
-def _text(content: Any, param: str) -> str:
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, list):
-        raise InvalidRequestError(f"{param}: a string or a list of text parts is required", param=param)
-    texts = []
-    for index, part in enumerate(content):
-        if not isinstance(part, Mapping) or part.get("type") not in ("input_text", "output_text", "text"):
-            kind = part.get("type") if isinstance(part, Mapping) else type(part).__name__
-            raise InvalidRequestError(
-                f"{param}[{index}]: content parts of type {kind!r} are not supported (text only)",
-                param=f"{param}[{index}]",
-            )
-        texts.append(str(part.get("text", "")))
-    return "".join(texts)
 
 
 def input_items(value: str | list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -59,7 +42,7 @@ def input_items(value: str | list[dict[str, Any]]) -> tuple[list[dict[str, Any]]
                     f"{where}.role: {role!r} is not one of system, developer, user, assistant",
                     param=f"{where}.role",
                 )
-            text = _text(entry.get("content"), f"{where}.content")
+            text = content_text(entry.get("content"), f"{where}.content")
             messages.append({"role": "system" if role == "developer" else role, "content": text})
             if role == "assistant":
                 items.append(
@@ -86,7 +69,7 @@ def input_items(value: str | list[dict[str, Any]]) -> tuple[list[dict[str, Any]]
             items.append(call)
         elif kind == "function_call_output":
             output = entry.get("output")
-            text = output if isinstance(output, str) else _text(output, f"{where}.output")
+            text = output if isinstance(output, str) else content_text(output, f"{where}.output")
             result = FunctionCallOutput(
                 id=entry.get("id") or _id("fco"), call_id=_required(entry, "call_id", where), output=text
             )
