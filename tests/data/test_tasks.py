@@ -140,6 +140,7 @@ def test_icd10_rows_list_the_answer_among_four_candidates():
         ("K61.1", 0.0),  # a sibling is another condition
         ("K58.0", 0.0),
         ("K61.4 or K61.1", 0.0),
+        ("A01.1, I10, K61.4, M70.879", 0.0),  # every code at once: hedging
         ("I am not sure", 0.0),
     ],
 )
@@ -155,6 +156,7 @@ def test_icd10_grader(text, reward):
         ("M70.87 Other bursitis", 0.5),  # not a candidate: read by the general pattern
         ("M70.871Other bursitis, right foot", 0.0),  # the sibling candidate
         ("M70.879 or M70.871", 0.0),
+        ("I10, K61.4, M70.879", 0.0),  # one candidate among other codes: still a list
         ("M70.8791", 0.5),  # runs on into another digit: not the candidate
     ],
 )

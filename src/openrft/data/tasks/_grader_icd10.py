@@ -4,7 +4,7 @@
 another level of specificity (a code that the expected one extends, like K61 for K61.4, or one
 that extends it), 0 otherwise. A sibling (K61.1 for K61.4) scores 0: the candidates include one,
 and paying for it would reward picking the wrong line. An answer that names several different
-codes scores 0: hedging is not coding.
+codes scores 0, whether or not they are candidates: hedging is not coding.
 
 The item's candidate codes are looked for first, because a model often glues the description to
 the code ("M70.879Other bursitis"), which the general pattern would read as "M70".
@@ -38,6 +38,10 @@ def grade(sample, item):
     if len(found) != 1:
         return 0.0
     answer = found.pop()
+    # Any other code beside the pick (not the pick read shorter, as in "M70.879Other") is a
+    # second answer: a list of every code would otherwise find the right one among them.
+    if any(not answer.startswith(code) for code in codes_in(text) - {answer}):
+        return 0.0
     expected = item["reference_answer"].replace(".", "").upper()
     if answer == expected:
         return 1.0
