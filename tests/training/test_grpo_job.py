@@ -194,3 +194,36 @@ def test_a_response_format_that_is_not_a_schema_is_one_clear_error(tmp_path, tin
     config.response_format = {"type": "xml"}
     with pytest.raises(InvalidRequestError, match="response_format type: 'xml' is not one of"):
         run_training(config)
+
+
+@pytest.mark.slow
+def test_micro_batches_give_the_update_of_one_pass(tmp_path, tiny_model_dir):
+    # One step of 4 prompts × 8 completions, in one pass and in 8 passes of 4: the same samples,
+    # and the same weights after the update (gradient accumulation, up to float rounding).
+    from safetensors.torch import load_file
+
+    weights = {}
+    for micro in (32, 4):
+        config = make_config(
+            tmp_path, tiny_model_dir, A_SHARE, out=f"micro-{micro}", max_steps=1, micro_batch_size=micro
+        )
+        config.preflight = False
+        result = run_training(config)
+        assert result.hyperparameters is not None and result.hyperparameters.micro_batch_size == micro
+        assert result.best_checkpoint is not None
+        weights[micro] = load_file(result.best_checkpoint / "model.safetensors")
+        rollouts = (config.out_dir / "rollouts.jsonl").read_text()
+        weights[f"rollouts-{micro}"] = json.loads(rollouts.splitlines()[0])["groups"]
+    assert weights["rollouts-32"] == weights["rollouts-4"]
+    # Adam's first step moves each weight by ±lr wherever its gradient is not ~0, so rounding
+    # can only flip the weights whose gradient is almost nothing: a few, never most.
+    lr = 3e-3
+    base = load_file(tiny_model_dir / "model.safetensors")
+    moved = differ = total = 0
+    for name, tensor in weights[32].items():
+        moved += int(((tensor - base[name]).abs() > lr / 2).sum())
+        differ += int(((weights[4][name] - tensor).abs() > lr / 100).sum())
+        total += tensor.numel()
+    print(f"{moved} of {total} weights moved by the step; {differ} differ between 1 and 8 passes")
+    assert moved > total / 2 and differ < total / 100
+

@@ -34,6 +34,21 @@ def test_auto_hyperparameters_follow_the_documented_rules():
     assert resolve(Hyperparameters(temperature=1.2), 8).temperature == 1.2
 
 
+def test_long_completions_go_through_the_model_in_micro_batches():
+    # At most 2,048 completion tokens a pass on the CPU, 8,192 on a GPU; the largest divisor.
+    def micro(length: int, **kw: object) -> int | None:
+        return resolve(Hyperparameters(max_completion_length=length), 300, **kw).micro_batch_size  # type: ignore[arg-type]
+
+    assert micro(64) == 16 and micro(128) == 16  # the demo's 4 × 4: one pass
+    assert (micro(512), micro(300), micro(2048), micro(4096)) == (4, 4, 1, 1)
+    assert micro(512, gpu=True) == 16 and micro(64, gpu=True) == 64  # 8 prompts × 8
+    assert resolve(Hyperparameters(micro_batch_size=2), 300).micro_batch_size == 2
+    with pytest.raises(InvalidRequestError) as caught:
+        resolve(Hyperparameters(micro_batch_size=3), 300)
+    assert caught.value.param == "hyperparameters.micro_batch_size"
+    assert "must divide the step's completions" in caught.value.message
+
+
 def test_the_completion_length_comes_from_the_references():
     # 1.5 × the 95th-percentile reference length + 16, rounded up to 16, within [32, 512]
     assert completion_length([41] * 20) == 80  # a five-field JSON answer

@@ -67,6 +67,9 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
     capped = f", capped by max_steps from {full}" if hp["total_steps"] < full else ""
     weights = f"LoRA rank {asked['lora_rank']}" if asked["lora"] else "full weights"
     group = f"{hp['batch_size']} prompts × {hp['num_generations']} completions"
+    completions, micro = hp["batch_size"] * hp["num_generations"], hp.get("micro_batch_size")
+    if micro and micro < completions:
+        group += f" (backward in passes of {micro})"
     return [
         f"plan: {hp['total_steps']} steps ({hp['n_epochs']} epochs × {hp['steps_per_epoch']} steps{capped}) "
         f"on {plan['prompts']} prompts, {group} a step",

@@ -10,12 +10,20 @@
 | ``eval_samples`` | answers per validation item | 2 |
 | ``reasoning_effort`` | completion budget: low 64, medium 128, high 256 tokens | ``default``: see below |
 | ``temperature`` (local) | rollout sampling temperature | GPU 1.0; CPU 0.7 |
+| ``micro_batch_size`` (local) | completions per forward and backward pass | see below |
 
 **Completion length.** With ``reasoning_effort`` left at ``default`` and no
 ``max_completion_length``, the budget comes from the task's reference answers: 1.5 × the
 95th-percentile reference length in the policy's tokens, plus 16, rounded up to a multiple of
 16, within [32, 512]; a task without references gets 128. A JSON answer of 41 tokens gets 80, a
 one-number answer 32: room to answer, no room to ramble.
+
+**Micro-batches.** A step's completions go through the model in micro-batches whose gradients
+add up to the step's (TRL's gradient accumulation: the same update, less memory). ``auto``
+takes the largest divisor of the step's completions whose micro-batch holds at most
+:data:`MICRO_BATCH_TOKENS` completion tokens (CPU 2,048, GPU 8,192), so short answers go in
+one pass and long ones are split: on the CPU, 16 completions of 64 tokens (the demo) go at once
+and peak at 10 GB, while 16 of 512 tokens in one pass ran a 24 GB machine out of memory.
 
 **Why the CPU differs** (``benchmarks/learning.py``, docs/training.md): a small model on two
 cores learns from fewer, cooler samples: 4 prompts × 4 completions at temperature 0.7 learned
@@ -42,6 +50,9 @@ Auto = Literal["auto"]
 COMPLETION_BUDGET = {"low": 64, "medium": 128, "high": 256}
 GROUP_SIZE = {"gpu": 8, "cpu": 4}
 TEMPERATURE = {"gpu": 1.0, "cpu": 0.7}
+MICRO_BATCH_TOKENS = {"gpu": 8192, "cpu": 2048}
+"""Completion tokens per micro-batch under ``micro_batch_size="auto"`` (the CPU's measured; the
+GPU's a start for a 1-4B model in bf16, not yet measured)."""
 BASE_LEARNING_RATES: dict[str, dict[str, float]] = {
     # LoRA: 6e-4 learned the demo's task in 12 steps on the CPU (2e-4, cpu-feasibility §2a's rate
     # for a format reward, needed over 24); full fine-tuning: cpu-feasibility §2a.
@@ -74,6 +85,8 @@ class Hyperparameters(BaseModel):
     """KL penalty against the base model (0 = no reference model, TRL's default)."""
     temperature: Annotated[float, Field(gt=0.0)] | Auto = "auto"
     """Rollout sampling temperature (``auto``: 1.0 on a GPU, 0.7 on the CPU)."""
+    micro_batch_size: Annotated[int, Field(ge=1)] | Auto = "auto"
+    """Completions per forward and backward pass; a divisor of the step's completions."""
     seed: int = Field(default=42, ge=0)
     max_steps: int | None = Field(default=None, ge=1)
     """Stop after this many steps whatever the epochs say (demos and tests)."""
@@ -98,6 +111,8 @@ class Resolved:
     total_steps: int
     steps_per_epoch: int
     temperature: float = 1.0
+    micro_batch_size: int | None = None
+    """Completions per forward and backward pass (None, in folders written before it: all)."""
 
 
 def base_learning_rate(model: str | None, lora: bool) -> float:
@@ -150,6 +165,18 @@ def resolve(
         length = COMPLETION_BUDGET[hp.reasoning_effort]
     else:
         length = completion_length(reference_tokens) or COMPLETION_BUDGET["medium"]
+    completions = batch * generations
+    if hp.micro_batch_size == "auto":
+        fits = max(1, MICRO_BATCH_TOKENS[device] // length)
+        micro = max(d for d in range(1, completions + 1) if completions % d == 0 and d <= fits)
+    elif completions % hp.micro_batch_size:
+        raise InvalidRequestError(
+            f"micro_batch_size ({hp.micro_batch_size}) must divide the step's completions "
+            f"(batch_size {batch} × completions per prompt {generations} = {completions})",
+            param="hyperparameters.micro_batch_size",
+        )
+    else:
+        micro = hp.micro_batch_size
     return Resolved(
         n_epochs=n_epochs,
         batch_size=batch,
@@ -162,6 +189,7 @@ def resolve(
         total_steps=total,
         steps_per_epoch=steps_per_epoch,
         temperature=TEMPERATURE[device] if hp.temperature == "auto" else float(hp.temperature),
+        micro_batch_size=micro,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -152,12 +153,17 @@ def _grpo_config(hp: Resolved, user: Hyperparameters, out: Path, world: int) -> 
     from trl import GRPOConfig
 
     cpu = not torch.cuda.is_available()
+    completions = hp.batch_size * hp.num_generations // world
+    # Each process splits its completions into micro-batches whose gradients accumulate; one
+    # generation still covers the whole step (steps_per_generation follows the accumulation).
+    micro = math.gcd(hp.micro_batch_size or completions, completions)
     return GRPOConfig(
         output_dir=str(out),
         use_cpu=cpu,
         bf16=not cpu,
         gradient_checkpointing=False,  # small models: recomputation only costs time
-        per_device_train_batch_size=hp.batch_size * hp.num_generations // world,
+        per_device_train_batch_size=micro,
+        gradient_accumulation_steps=completions // micro,
         num_generations=hp.num_generations,
         max_completion_length=hp.max_completion_length,
         learning_rate=hp.learning_rate,
