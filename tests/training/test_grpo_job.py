@@ -226,4 +226,3 @@ def test_micro_batches_give_the_update_of_one_pass(tmp_path, tiny_model_dir):
         total += tensor.numel()
     print(f"{moved} of {total} weights moved by the step; {differ} differ between 1 and 8 passes")
     assert moved > total / 2 and differ < total / 100
-
