@@ -36,8 +36,8 @@ def test_auto_hyperparameters_follow_the_documented_rules():
 
 def test_long_completions_go_through_the_model_in_micro_batches():
     # At most 2,048 completion tokens a pass on the CPU, 8,192 on a GPU; the largest divisor.
-    def micro(length: int, **kw: object) -> int | None:
-        return resolve(Hyperparameters(max_completion_length=length), 300, **kw).micro_batch_size  # type: ignore[arg-type]
+    def micro(length: int, gpu: bool = False) -> int | None:
+        return resolve(Hyperparameters(max_completion_length=length), 300, gpu=gpu).micro_batch_size
 
     assert micro(64) == 16 and micro(128) == 16  # the demo's 4 × 4: one pass
     assert (micro(512), micro(300), micro(2048), micro(4096)) == (4, 4, 1, 1)
