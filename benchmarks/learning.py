@@ -160,10 +160,16 @@ def _child(task: Path, args: argparse.Namespace, argv: list[str]) -> dict[str, A
     result_file = args.out / task.name / "result.json"
     result_file.unlink(missing_ok=True)
     command = [sys.executable, __file__, *argv, "--one", task.name]
+    started = time.perf_counter()
     code = subprocess.run(command, cwd=ROOT).returncode
     if code or not result_file.is_file():
         why = "killed by SIGKILL: out of memory?" if code == -9 else f"exit {code}"
-        return {"task": task.name, "steps": args.steps, "error": f"the task's process failed ({why})"}
+        return {
+            "task": task.name,
+            "steps": args.steps,
+            "error": f"the task's process failed ({why})",
+            "minutes": (time.perf_counter() - started) / 60,
+        }
     return json.loads(result_file.read_text())
 
 
@@ -175,7 +181,7 @@ def _cells(row: dict[str, Any]) -> list[str]:
             "—",
             "—",
             "—",
-            row["error"][:60],
+            row["error"][:120],
             f"{row.get('minutes', 0):.1f}",
             "—",
         ]
