@@ -45,6 +45,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS, COMPLETIONS, MAX_TOKENS, TEMPERATURE = 4, 4, 64, 0.7
+KEY = "sk-rollouts-benchmark"
+"""The rollout server's admin key (``OPENRFT_API_KEYS`` there, ``OPENRFT_ROLLOUT_API_KEY`` here)."""
 A_SHARE = {
     "type": "python",
     "name": "a_share",
@@ -75,9 +77,11 @@ def _serve(model: str, root: Path) -> Any:
     from tests.server.conftest import free_port
 
     port = free_port()
-    command = [sys.executable, "-m", "openrft.cli", "serve", "--port", str(port), "--no-worker", "--no-auth"]
+    command = [sys.executable, "-m", "openrft.cli", "serve", "--port", str(port), "--no-worker"]
     command += ["--allow-runtime-lora", "--data-dir", str(root / "serve"), "--model", f"policy={model}"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # Loading adapters at run time takes an admin key: the server's own, as a trainer would hold.
+    env = {**os.environ, "OPENRFT_API_KEYS": KEY}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/v1"
     try:
         import httpx
@@ -85,7 +89,7 @@ def _serve(model: str, root: Path) -> Any:
         deadline = time.monotonic() + 120
         while True:
             try:
-                if httpx.get(f"{url}/models").status_code == 200:
+                if httpx.get(f"{url}/models", headers={"Authorization": f"Bearer {KEY}"}).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
@@ -152,7 +156,7 @@ def _throughput(model_dir: str, url: str, repeats: int) -> dict[str, list[float]
             )
         return sum(len(o.generated_tokens) for o in outputs.values())
 
-    server = VLLMServer(url)
+    server = VLLMServer(url, api_key=KEY)
 
     def http() -> int:
         rows = server.complete_tokens(
@@ -188,6 +192,7 @@ def _throughput(model_dir: str, url: str, repeats: int) -> dict[str, list[float]
 def _train(model: str, root: Path, name: str, steps: int, url: str | None) -> list[float]:
     import openrft.training._runner as runner
     from openrft.training import Hyperparameters, TrainConfig, run_training
+    from openrft.training._hyper import GROUP_SIZE
 
     train = root / f"train-{name.replace(' ', '-')}.jsonl"
     train.write_text("".join(json.dumps({"messages": r["messages"]}) + "\n" for r in _rows()))
@@ -199,7 +204,7 @@ def _train(model: str, root: Path, name: str, steps: int, url: str | None) -> li
         hyperparameters=Hyperparameters(
             lora=True,
             batch_size=PROMPTS,
-            compute_multiplier=0.5,
+            compute_multiplier=COMPLETIONS / GROUP_SIZE["cpu"],
             max_completion_length=MAX_TOKENS,
             temperature=TEMPERATURE,
             max_steps=steps,
@@ -235,6 +240,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4, help="GRPO steps per path (the first is not counted)")
     args = parser.parse_args()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ["OPENRFT_ROLLOUT_API_KEY"] = KEY
     console = Console()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
