@@ -210,11 +210,13 @@ def _rows_file(root: Path, count: int) -> Path:
     return path
 
 
-def _hyperparameters(args: argparse.Namespace) -> Any:
+def _hyperparameters(args: argparse.Namespace, device: str) -> Any:
     from openrft.training import Hyperparameters
+    from openrft.training._hyper import GROUP_SIZE
 
+    group = GROUP_SIZE["gpu" if device == "cuda" else "cpu"]  # the group the job's rules start from
     return Hyperparameters(
-        lora=True, batch_size=args.prompts, compute_multiplier=args.completions / 8,
+        lora=True, batch_size=args.prompts, compute_multiplier=args.completions / group,
         max_completion_length=args.tokens, max_steps=args.steps, eval_interval=10_000, n_epochs=50, seed=0,
         temperature=1.0,
     )  # fmt: skip
@@ -228,7 +230,7 @@ def run_openrft(
     grader = {"type": "string_check", "name": "w", "input": "{{sample.output_text}}", "reference": REFERENCE,
               "operation": "like"}  # fmt: skip
     stamps: list[float] = []
-    hp = _hyperparameters(args)
+    hp = _hyperparameters(args, device)
     config = TrainConfig(
         model=str(folder), train_file=train, grader=grader, out_dir=out, hyperparameters=hp, preflight=False
     )
@@ -249,7 +251,7 @@ def run_trl(folder: Path, train: Path, out: Path, args: argparse.Namespace, devi
     from openrft.training import resolve
     from openrft.training._runner import _grpo_config
 
-    hp = _hyperparameters(args)
+    hp = _hyperparameters(args, device)
     rows = [json.loads(line) for line in train.read_text().splitlines()]
     tokenizer = AutoTokenizer.from_pretrained(folder)
     tokenizer.padding_side = "left"
@@ -268,7 +270,7 @@ def run_trl(folder: Path, train: Path, out: Path, args: argparse.Namespace, devi
         model=policy,
         processing_class=tokenizer,
         reward_funcs=[reward],
-        args=_grpo_config(resolve(hp, len(rows), str(folder)), hp, out, 1),
+        args=_grpo_config(resolve(hp, len(rows), str(folder), gpu=device == "cuda"), hp, out, 1),
         train_dataset=Dataset.from_list([{"prompt": r["messages"]} for r in rows]),
         peft_config=LoraConfig(r=hp.lora_rank, lora_alpha=2 * hp.lora_rank, target_modules="all-linear"),
         callbacks=[Stamp()],

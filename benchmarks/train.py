@@ -125,7 +125,7 @@ def run_trl(model: str, source: str, train: Path, hp: Hyperparameters, out: Path
             stamps.append(time.perf_counter())
 
     rows = [json.loads(line) for line in train.read_text().splitlines()]
-    resolved = resolve(hp, len(rows), model)
+    resolved = resolve(hp, len(rows), model, gpu=torch.cuda.is_available())  # the job's own rules
     set_seed(hp.seed)
     lora = (
         LoraConfig(r=hp.lora_rank, lora_alpha=2 * hp.lora_rank, target_modules="all-linear")
