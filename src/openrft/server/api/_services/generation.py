@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import builtins
 import math
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -171,16 +172,16 @@ class Generator:
                 yield _LocalRun(started, local.backend.model, n, stop, options.logprobs)
 
 
-class Run:
+class Run(ABC):
     """One conversation's answers: pieces of text as they come, then the answers."""
 
-    async def pieces(self) -> AsyncIterator[tuple[int, str]]:
+    @abstractmethod
+    def pieces(self) -> AsyncIterator[tuple[int, str]]:
         """``(choice index, text)`` as it is written; the pieces of a choice join to its text."""
-        if False:  # pragma: no cover - an abstract async generator
-            yield 0, ""
 
+    @abstractmethod
     async def answers(self) -> list[Answer]:
-        raise NotImplementedError
+        """Every choice, whole, once it is done."""
 
 
 class _RemoteRun(Run):
