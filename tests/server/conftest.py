@@ -90,14 +90,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> It
 FAST_WORKER = dict(poll_seconds=0.2, heartbeat_seconds=0.5, lease_seconds=30)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[Running]:
-    """A server with one job worker in a thread, offering the tiny model as ``tiny``."""
+@contextmanager
+def run_server_with_worker(data_dir: Path, models: dict[str, str]) -> Iterator[Running]:
+    """:func:`run_server` plus one job worker in a thread of this process."""
     from openrft.server.worker import start_worker_threads
 
-    with run_server(
-        tmp_path_factory.mktemp("jobs"), models={"tiny": str(tiny_model_dir)}, **FAST_WORKER
-    ) as running:
+    with run_server(data_dir, models=models, **FAST_WORKER) as running:
         state = running.app.state.openrft
         stop, threads = start_worker_threads(state.settings, 1, store=state.store)
         try:
@@ -106,6 +104,13 @@ def served(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> It
             stop.set()
             for thread in threads:
                 thread.join(timeout=60)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Iterator[Running]:
+    """A server with one job worker in a thread, offering the tiny model as ``tiny``."""
+    with run_server_with_worker(tmp_path_factory.mktemp("jobs"), {"tiny": str(tiny_model_dir)}) as running:
+        yield running
 
 
 def wait_for(fetch: Callable[[], Any], done: Callable[[Any], bool], timeout: float = 300) -> Any:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.server.conftest import FAST_WORKER, Running, run_server, wait_for
+from tests.server.conftest import Running, run_server_with_worker, wait_for
 from tests.tiny_models import TOOL_CHATML, build_tiny_model
 
 TOOLS = [
@@ -72,21 +72,11 @@ def _teach_the_call_format(path: Path, steps: int = 120) -> None:
 
 @pytest.fixture(scope="module")
 def tool_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
-    from openrft.server.worker import start_worker_threads
-
     policy = build_tiny_model(tmp_path_factory.mktemp("tool-policy"), chat_template=TOOL_CHATML)
     _teach_the_call_format(policy)
-    with run_server(
-        tmp_path_factory.mktemp("tool-jobs"), models={"tool-policy": str(policy)}, **FAST_WORKER
-    ) as running:
-        state = running.app.state.openrft
-        stop, threads = start_worker_threads(state.settings, 1, store=state.store)
-        try:
-            yield running
-        finally:
-            stop.set()
-            for thread in threads:
-                thread.join(timeout=60)
+    root = tmp_path_factory.mktemp("tool-jobs")
+    with run_server_with_worker(root, {"tool-policy": str(policy)}) as running:
+        yield running
 
 
 def _rows(count: int) -> bytes:
