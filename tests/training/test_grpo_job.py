@@ -226,3 +226,13 @@ def test_micro_batches_give_the_update_of_one_pass(tmp_path, tiny_model_dir):
         total += tensor.numel()
     print(f"{moved} of {total} weights moved by the step; {differ} differ between 1 and 8 passes")
     assert moved > total / 2 and differ < total / 100
+
+
+def test_a_decaying_schedule_lowers_the_rate_each_step(tmp_path, tiny_model_dir):
+    config = make_config(
+        tmp_path, tiny_model_dir, A_SHARE, max_steps=3, eval_interval=3, lr_scheduler="cosine"
+    )
+    config.preflight = False
+    run_training(config)
+    rates = [m["trl"]["learning_rate"] for m in metrics(config.out_dir)]
+    assert len(rates) == 3 and 3e-3 >= rates[0] > rates[1] > rates[2] >= 0, rates

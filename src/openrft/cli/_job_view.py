@@ -65,6 +65,7 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
     hp, asked = plan["hyperparameters"], plan["requested"]
     full = hp["n_epochs"] * hp["steps_per_epoch"]
     capped = f", capped by max_steps from {full}" if hp["total_steps"] < full else ""
+    schedule = asked.get("lr_scheduler", "constant")  # folders written before it was asked
     weights = f"LoRA rank {asked['lora_rank']}" if asked["lora"] else "full weights"
     group = f"{hp['batch_size']} prompts × {hp['num_generations']} completions"
     completions, micro = hp["batch_size"] * hp["num_generations"], hp.get("micro_batch_size")
@@ -73,8 +74,9 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
     return [
         f"plan: {hp['total_steps']} steps ({hp['n_epochs']} epochs × {hp['steps_per_epoch']} steps{capped}) "
         f"on {plan['prompts']} prompts, {group} a step",
-        f"  learning rate {hp['learning_rate']:g} ({weights}), temperature {hp['temperature']:g}, "
-        f"completions up to {hp['max_completion_length']} tokens, loss {asked['loss_type']}",
+        f"  learning rate {hp['learning_rate']:g} ({schedule}; {weights}), "
+        f"temperature {hp['temperature']:g}, completions up to {hp['max_completion_length']} tokens, "
+        f"loss {asked['loss_type']}",
         f"  validation every {hp['eval_interval']} steps, {hp['eval_samples']} answers per item",
     ]
 

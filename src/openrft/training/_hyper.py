@@ -81,6 +81,8 @@ class Hyperparameters(BaseModel):
     max_completion_length: int | None = Field(default=None, ge=1)
     """Tokens per rollout; overrides ``reasoning_effort``."""
     loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "dapo"
+    lr_scheduler: Literal["constant", "linear", "cosine"] = "constant"
+    """How the learning rate moves over the job's steps: held, or decayed to 0 by the last step."""
     beta: float = Field(default=0.0, ge=0.0)
     """KL penalty against the base model (0 = no reference model, TRL's default)."""
     temperature: Annotated[float, Field(gt=0.0)] | Auto = "auto"

@@ -167,7 +167,7 @@ def _grpo_config(hp: Resolved, user: Hyperparameters, out: Path, world: int) -> 
         num_generations=hp.num_generations,
         max_completion_length=hp.max_completion_length,
         learning_rate=hp.learning_rate,
-        lr_scheduler_type="constant",
+        lr_scheduler_type=user.lr_scheduler,
         loss_type=user.loss_type,
         beta=user.beta,
         temperature=hp.temperature,
