@@ -75,7 +75,7 @@ def lenient(served: Running) -> openai.OpenAI:
 def test_an_rft_job_runs_to_a_model_that_answers(served: Running, tiny_model_dir: Path) -> None:
     client = lenient(served)  # the job's grader is a multi grader
     job = create_job(client, n_epochs=None)  # null: chosen by the server, as "auto"
-    assert job.object == "fine_tuning.job" and job.status in ("validating_files", "queued")
+    assert job.object == "fine_tuning.job" and job.status == "queued"  # as created, however fast the worker
     assert job.method.type == "reinforcement"
 
     done = wait_for(lambda: client.fine_tuning.jobs.retrieve(job.id), lambda j: j.status in FINISHED)

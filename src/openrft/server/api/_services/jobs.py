@@ -220,9 +220,12 @@ class JobService:
             job.eval_id = ev.id
         self.store.add(job)
         self.store.add_job_events(job.id, [job_event(f"Validating training file: {request.training_file}")])
+        created = self.get(principal, job.id)
         self.store.jobs.transition(job.id, {JobStatus.VALIDATING_FILES}, JobStatus.QUEUED)
         self.store.add_job_events(job.id, [job_event("Files validated, moving job to queued state")])
-        return self.get(principal, job.id)
+        # The job as this request left it: once queued, a free worker may start it before a
+        # read-back, and a create that answers "running" only some of the time is a flaky contract.
+        return created.model_copy(update={"status": JobStatus.QUEUED})
 
     # --- read ---
     def _best_valid(self, job_ids: list[str]) -> dict[str, float]:
