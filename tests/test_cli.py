@@ -158,6 +158,8 @@ def test_demo_runs_the_whole_loop_on_smollm2(tmp_path):
         "4",
         "--runs",
         "1",
+        "--train-seed",
+        "3",
     )
     result = subprocess.run(
         [sys.executable, "-m", "openrft.cli", *args],
@@ -185,6 +187,8 @@ def test_demo_runs_the_whole_loop_on_smollm2(tmp_path):
     assert "reused 4 answers of base" in result.stdout
     assert (out / "baseline" / "summary.json").is_file()
     assert len((out / "job" / "metrics.jsonl").read_text().splitlines()) == 2
+    plan = json.loads((out / "job" / "events.jsonl").read_text().splitlines()[0])["data"]["plan"]
+    assert plan["requested"]["seed"] == 3  # --train-seed, while the task was built with seed 0
     assert (out / "job" / "best" / "adapter_config.json").is_file()
     assert "<svg" in (out / "report.html").read_text()
 
@@ -233,3 +237,29 @@ def test_train_with_piped_stdout_prints_the_plan_and_a_line_per_step_while_it_ru
     assert all("left" in seen[k][0] for k in steps[:-1]), text  # with the time left
     assert "preflight" in text.lower() and plan[0] < steps[0]
     assert (tmp_path / "job" / "best").is_dir() and f"--compare {tmp_path / 'job' / 'best'}" in text
+
+
+def test_the_plan_is_printed_in_words():
+    from openrft.cli._job_view import plan_lines
+
+    hp = dict(n_epochs=2, steps_per_epoch=12, total_steps=14, batch_size=8, num_generations=4)
+    hp |= dict(micro_batch_size=16, learning_rate=6e-4, temperature=0.7, max_completion_length=64)
+    asked = dict(lora=True, lora_rank=16, loss_type="dapo", lr_scheduler="cosine")
+    lines = plan_lines(
+        {"prompts": 96, "requested": asked, "hyperparameters": hp | dict(eval_interval=2, eval_samples=2)}
+    )
+    assert lines == [
+        "plan: 14 steps (2 epochs × 12 steps, capped by max_steps from 24) on 96 prompts, "
+        "8 prompts × 4 completions (backward in passes of 16) a step",
+        "  learning rate 0.0006 (cosine; LoRA rank 16), temperature 0.7, completions up to 64 tokens, "
+        "loss dapo",
+        "  validation every 2 steps, 2 answers per item",
+    ]
+    one = plan_lines(
+        {"prompts": 96, "requested": asked, "hyperparameters": hp | dict(eval_interval=1, eval_samples=1)}
+    )
+    assert one[-1] == "  validation every step, 1 answer per item"
+    short = hp | dict(n_epochs=1, steps_per_epoch=1, total_steps=1, eval_interval=1, eval_samples=2)
+    assert plan_lines({"prompts": 8, "requested": asked, "hyperparameters": short})[0].startswith(
+        "plan: 1 step (1 epoch × 1 step) on 8 prompts"
+    )

@@ -72,13 +72,19 @@ def plan_lines(plan: dict[str, Any]) -> list[str]:
     if micro and micro < completions:
         group += f" (backward in passes of {micro})"
     return [
-        f"plan: {hp['total_steps']} steps ({hp['n_epochs']} epochs × {hp['steps_per_epoch']} steps{capped}) "
-        f"on {plan['prompts']} prompts, {group} a step",
+        f"plan: {_count(hp['total_steps'], 'step')} ({_count(hp['n_epochs'], 'epoch')} × "
+        f"{_count(hp['steps_per_epoch'], 'step')}{capped}) on {plan['prompts']} prompts, {group} a step",
         f"  learning rate {hp['learning_rate']:g} ({schedule}; {weights}), "
         f"temperature {hp['temperature']:g}, completions up to {hp['max_completion_length']} tokens, "
         f"loss {asked['loss_type']}",
-        f"  validation every {hp['eval_interval']} steps, {hp['eval_samples']} answers per item",
+        f"  validation every {_count(hp['eval_interval'], 'step', one='')}, "
+        f"{_count(hp['eval_samples'], 'answer')} per item",
     ]
+
+
+def _count(n: int, noun: str, one: str = "1 ") -> str:
+    """``n`` ``noun``s in words; ``one`` is what stands before a single one ("every step")."""
+    return f"{one}{noun}" if n == 1 else f"{n} {noun}s"
 
 
 class JobView:

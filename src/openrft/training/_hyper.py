@@ -21,9 +21,10 @@ one-number answer 32: room to answer, no room to ramble.
 **Micro-batches.** A step's completions go through the model in micro-batches whose gradients
 add up to the step's (TRL's gradient accumulation: the same update, less memory). ``auto``
 takes the largest divisor of the step's completions whose micro-batch holds at most
-:data:`MICRO_BATCH_TOKENS` completion tokens (CPU 2,048, GPU 8,192), so short answers go in
-one pass and long ones are split: on the CPU, 16 completions of 64 tokens (the demo) go at once
-and peak at 10 GB, while 16 of 512 tokens in one pass ran a 24 GB machine out of memory.
+:data:`MICRO_BATCH_TOKENS` completion tokens (CPU 1,280, GPU 8,192), so short answers go in
+one pass and long ones are split: on the CPU, passes of up to 1,280 completion tokens peaked
+near 10 GB, passes of 2,048 at 15-18.5 GB, and 16 × 512 tokens in one pass ran a 24 GB machine
+out of memory.
 
 **Why the CPU differs** (``benchmarks/learning.py``, docs/training.md): a small model on two
 cores learns from fewer, cooler samples: 4 prompts × 4 completions at temperature 0.7 learned
@@ -50,7 +51,7 @@ Auto = Literal["auto"]
 COMPLETION_BUDGET = {"low": 64, "medium": 128, "high": 256}
 GROUP_SIZE = {"gpu": 8, "cpu": 4}
 TEMPERATURE = {"gpu": 1.0, "cpu": 0.7}
-MICRO_BATCH_TOKENS = {"gpu": 8192, "cpu": 2048}
+MICRO_BATCH_TOKENS = {"gpu": 8192, "cpu": 1280}
 """Completion tokens per micro-batch under ``micro_batch_size="auto"`` (the CPU's measured; the
 GPU's a start for a 1-4B model in bf16, not yet measured)."""
 BASE_LEARNING_RATES: dict[str, dict[str, float]] = {
