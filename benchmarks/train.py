@@ -17,7 +17,7 @@ Run: ``.venv/bin/python benchmarks/train.py --model tiny --steps 30`` (a random 
 built in code, ~0.1 s steps: the fixed cost per step shows) or ``--model smollm2 --steps 6``
 (SmolLM2-135M-Instruct, LoRA, 2 prompts × 8 completions × 24 tokens: a real step, ~10 s).
 
-``--demo DIR`` runs ``openrft demo --out DIR`` instead (about 10 minutes on 2 cores) and prints
+``--demo DIR`` runs ``openrft demo --out DIR`` instead (about 14 minutes on 2 cores) and prints
 its wall time and the held-out scores before → after, read back from ``DIR/summary.json``.
 ``--demo DIR --train-seeds 0,1,2`` runs it once per training seed on the same task and held-out
 items (``DIR/train-seed-K``) and prints each run's interval and the mean and spread over seeds.

@@ -48,3 +48,23 @@ def test_an_eval_run_grades_with_the_workers_own_grader_timeout(tmp_path):
     assert done.status == "completed", done.error
     # With the environment's 120 s the 4 s grade would pass; with the worker's 1 s it times out.
     assert done.result_counts.errored == 1 and done.result_counts.passed == 0
+
+
+def test_workers_side_by_side_split_the_cores_between_their_jobs(monkeypatch, tmp_path):
+    import subprocess
+    import sys
+
+    from openrft.server._shared import ServerSettings
+    from openrft.server.worker._process import executor_env, executor_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert [executor_threads(n) for n in (1, 2, 3, 16)] == [None, 4, 2, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "6")  # the operator's setting wins
+    assert executor_threads(2) is None
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    # The child's torch takes the share (alone it takes one thread per core, at most the cores).
+    env = executor_env(ServerSettings(data_dir=tmp_path), threads=1)
+    probe = "import torch; print(torch.get_num_threads())"
+    out = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "1" and env["OPENRFT_DATA_DIR"] == str(tmp_path)

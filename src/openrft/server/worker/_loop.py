@@ -20,7 +20,7 @@ import threading
 
 from openrft.config import Settings
 from openrft.server._shared import ServerSettings, job_event
-from openrft.server.worker._process import describe_exit, spawn_executor, stop_child
+from openrft.server.worker._process import describe_exit, executor_threads, spawn_executor, stop_child
 from openrft.store import EvalRunRow, JobRow, JobStatus, Store, WorkQueue, new_id
 
 log = logging.getLogger("openrft.worker")
@@ -34,6 +34,7 @@ class Worker:
         store: the store to claim from (default: opened from ``settings``).
         core: library settings the executors run with (default: from ``OPENRFT_*`` variables).
         name: this worker's id in the queue (default: host, pid and a random tag).
+        threads: CPU threads for each job or run it starts (default: torch's, one per core).
     """
 
     def __init__(
@@ -43,8 +44,10 @@ class Worker:
         *,
         core: Settings | None = None,
         name: str | None = None,
+        threads: int | None = None,
     ):
         self.settings = settings
+        self.threads = threads
         self.core = core or Settings()
         self.store = store or settings.open_store()
         # The executors open the store this worker claims from.
@@ -94,7 +97,8 @@ class Worker:
     # --- one piece of work ---
     def _execute(self, kind: str, ident: str, queue: WorkQueue, stop: threading.Event) -> None:
         folder = self.store.job_dir(ident) if kind == "job" else self.store.run_dir(ident)
-        proc = spawn_executor(kind, ident, self.id, self._child_settings, self.core, folder / "executor.log")
+        log_path = folder / "executor.log"
+        proc = spawn_executor(kind, ident, self.id, self._child_settings, self.core, log_path, self.threads)
         log.info("worker %s: %s %s started (pid %d)", self.id, kind, ident, proc.pid)
         paused = False
         while True:
@@ -164,12 +168,14 @@ class Worker:
 def start_worker_threads(
     settings: ServerSettings, count: int, store: Store | None = None, core: Settings | None = None
 ) -> tuple[threading.Event, list[threading.Thread]]:
-    """``count`` workers in threads of this process (``openrft serve``); set the event to stop them."""
+    """``count`` workers in threads of this process (``openrft serve``); set the event to stop them.
+    With more than one, each job or run gets its share of the cores (:func:`executor_threads`)."""
     stop = threading.Event()
     threads = []
     core = core or Settings()
+    share = executor_threads(count)
     for index in range(count):
-        worker = Worker(settings, store, core=core)
+        worker = Worker(settings, store, core=core, threads=share)
         thread = threading.Thread(
             target=worker.run, args=(stop,), name=f"openrft-worker-{index}", daemon=True
         )

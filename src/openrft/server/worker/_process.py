@@ -5,6 +5,10 @@ worker's settings (server and library) go to the child on its standard input as 
 child runs with the configuration the worker was built with, not with whatever the
 environment says; they travel on a pipe, never through a file, because they hold API keys.
 The child gets SIGKILL when its worker dies (``PR_SET_PDEATHSIG``, Linux).
+
+Several workers on one machine split its cores between their children (:func:`executor_threads`):
+torch starts one thread per core in every process, and two jobs that each do so on the same
+cores wait on each other's threads (``benchmarks/worker_threads.py``).
 """
 
 from __future__ import annotations
@@ -26,15 +30,40 @@ STOP_GRACE_SECONDS = 10.0
 PR_SET_PDEATHSIG = 1
 
 
-def spawn_executor(
-    kind: str, ident: str, worker_id: str, settings: ServerSettings, core: Settings, log_path: Path
-) -> subprocess.Popen[bytes]:
-    """Start the executor of ``kind`` (``job`` or ``run``) ``ident``, writing its output to ``log_path``."""
+def executor_threads(workers: int) -> int | None:
+    """CPU threads for each child of ``workers`` workers side by side on this machine: the cores
+    split between them. None (torch's own choice) for a single worker, or when ``OMP_NUM_THREADS``
+    is set already, since the operator's choice wins."""
+    if workers <= 1 or "OMP_NUM_THREADS" in os.environ:
+        return None
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores // workers)
+
+
+def executor_env(settings: ServerSettings, threads: int | None) -> dict[str, str]:
+    """The child's environment: this one, the worker's store, and ``threads`` CPU threads if set."""
     env = dict(os.environ)
     # Library code that reads the environment itself sees the same store as the worker.
     env["OPENRFT_DATA_DIR"] = str(Path(settings.data_dir).expanduser())
     if settings.database_url:
         env["OPENRFT_DATABASE_URL"] = settings.database_url
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(threads)
+    return env
+
+
+def spawn_executor(
+    kind: str,
+    ident: str,
+    worker_id: str,
+    settings: ServerSettings,
+    core: Settings,
+    log_path: Path,
+    threads: int | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start the executor of ``kind`` (``job`` or ``run``) ``ident``, writing its output to
+    ``log_path``; ``threads`` caps its CPU threads (:func:`executor_threads`)."""
+    env = executor_env(settings, threads)
     command = [sys.executable, "-m", "openrft.server.worker._executor", kind, ident, "--worker", worker_id]
     command += ["--parent", str(os.getpid())]
     log_path.parent.mkdir(parents=True, exist_ok=True)
