@@ -56,7 +56,6 @@ def one_step() -> None:
 def run_pair(threads: int | None) -> float:
     """Wall seconds for two jobs started together; ``threads`` is each one's OMP_NUM_THREADS."""
     env = dict(os.environ)
-    env.pop("OMP_NUM_THREADS", None)
     if threads is not None:
         env["OMP_NUM_THREADS"] = str(threads)
     started = time.perf_counter()
@@ -75,9 +74,12 @@ def main() -> None:
     if args.one:
         one_step()
         return
+    from openrft.server.worker._process import executor_threads
+
+    os.environ.pop("OMP_NUM_THREADS", None)  # both layouts start from torch's own choice
     cores = os.cpu_count() or 1
-    half = max(1, cores // 2)
-    layouts = {f"default threads ({cores} each)": None, f"split ({half} each)": half}
+    share = executor_threads(2) or 1  # the server's rule for two workers
+    layouts = {f"default threads ({cores} each)": None, f"split ({share} each)": share}
     walls: dict[str, list[float]] = {name: [] for name in layouts}
     console = Console()
     for k in range(args.repeats):
